@@ -163,7 +163,6 @@ proto_reader_next(struct proto_reader *r, msgpack_object *out,
 	if (r->len == r->off)
 		return PROTO_READ_MORE;
 
-	proto_scan_reset(&r->scan);
 	n = proto_scan_resume(&r->scan, r->buf + r->off, r->len - r->off);
 	if (n < 0)
 		return r->error = (enum proto_read)n;

@@ -130,12 +130,32 @@ client_destroy(struct client *c, const char *why)
 	free(c);
 }
 
-/* Stop reading when the output is over its bound; resume when drained. */
+/*
+ * Stop reading when the output is over its bound; resume when drained.
+ * Replies already owed and fan-out still arrive while a connection is
+ * paused, so past a hard cap (four bounds plus two whole documents) it is
+ * dropped at once rather than let it grow the master's memory.
+ */
 static void
 client_check_output(struct client *c)
 {
 	size_t len = evbuffer_get_length(bufferevent_get_output(c->bev));
+	size_t hard = 4 * srv->cfg.client_output_limit +
+	    2 * srv->cfg.max_flow_bytes;
 
+	if (len > hard && !c->closing) {
+		srv->st.slow_client_disconnects++;
+		log_event(HLOG_WARN, NULL, "client.slow",
+		    " client=%llu unsent=%zu action=disconnect reason=hard_cap",
+		    (unsigned long long)c->id, len);
+		/* Destroying here would pull c from under the caller: close soon. */
+		c->closing = true;
+		c->dropped = true;
+		c->paused = true;
+		c->paused_since_us = 0;
+		bufferevent_disable(c->bev, EV_READ);
+		return;
+	}
 	if (!c->paused && len > srv->cfg.client_output_limit) {
 		c->paused = true;
 		c->paused_since_us = now_us();
@@ -148,7 +168,7 @@ client_check_output(struct client *c)
 void
 client_send(struct client *c, struct evbuffer *buf)
 {
-	if (c == NULL)
+	if (c == NULL || c->dropped)
 		return;
 	bufferevent_write_buffer(c->bev, buf);
 	client_check_output(c);
@@ -157,7 +177,7 @@ client_send(struct client *c, struct evbuffer *buf)
 void
 client_send_buf(struct client *c, const void *data, size_t len)
 {
-	if (c == NULL)
+	if (c == NULL || c->dropped)
 		return;
 	bufferevent_write(c->bev, data, len);
 	client_check_output(c);
@@ -361,7 +381,8 @@ client_tick(void)
 	uint64_t	 limit = (uint64_t)srv->cfg.slow_client_timeout * 1000000;
 
 	TAILQ_FOREACH_SAFE(c, &srv->clients, entry, tc) {
-		if (c->closing && now - c->paused_since_us > CLOSING_GRACE_US) {
+		if (c->closing && (c->paused_since_us == 0 ||
+		    now - c->paused_since_us > CLOSING_GRACE_US)) {
 			client_destroy(c, "close timed out");
 			continue;
 		}

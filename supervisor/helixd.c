@@ -165,6 +165,7 @@ on_tick(evutil_socket_t fd, short ev, void *arg)
 {
 	client_tick();
 	session_tick(now_s());
+	notify_status();
 	if (srv->shutting_down && srv->nlive == 0)
 		event_base_loopexit(srv->base, NULL);
 }
@@ -188,6 +189,7 @@ server_shutdown(const char *why)
 	srv->shutting_down = true;
 	log_event(HLOG_INFO, NULL, "server.shutdown", " reason=%s live=%u",
 	    log_q(why), srv->nlive);
+	notify_stopping();
 	listen_close();
 	HASH_ITER(hh, srv->sessions, s, ts)
 		session_stop(s, "shutdown");
@@ -255,9 +257,10 @@ main(int argc, char **argv)
 	}
 	if (rc != CONFIG_OK) {
 		fprintf(stderr, "helixd: %s\n", err);
-		return 2;
+		return EXIT_HELIX_USAGE;
 	}
 	log_set_level(srv->cfg.log_level);
+	notify_init();
 	srv->uid = geteuid();
 	srv->started_at = now_s();
 	raise_nofile();
@@ -267,24 +270,33 @@ main(int argc, char **argv)
 		fprintf(stderr, "helixd: cannot find helix-worker%s%s "
 		    "(use --worker PATH)\n",
 		    srv->cfg.worker[0] ? " at " : "", srv->cfg.worker);
-		return 1;
+		return EXIT_HELIX_START;
 	}
 	if (mkdirs(srv->cfg.state_dir, 0700) == -1) {
 		fprintf(stderr, "helixd: state directory %s: %s\n",
 		    srv->cfg.state_dir, strerror(errno));
-		return 1;
+		return EXIT_HELIX_START;
 	}
+	if (srv->cfg.daemonize && daemon_detach(err, sizeof(err)) == -1) {
+		fprintf(stderr, "helixd: %s\n", err);
+		return EXIT_HELIX_START;
+	}
+	/* After the fork of --daemonize: an LMDB environment must not cross it. */
 	if (master_store_open(err, sizeof(err)) == -1) {
 		fprintf(stderr, "helixd: %s\n", err);
-		return 1;
+		return EXIT_HELIX_START;
 	}
-
 	srv->base = event_base_new();
 	if (srv->base == NULL)
 		fatalx("event_base_new failed");
 	if (listen_open(err, sizeof(err)) == -1) {
 		fprintf(stderr, "helixd: %s\n", err);
-		return 1;
+		return EXIT_HELIX_START;
+	}
+	if (daemon_pidfile(err, sizeof(err)) == -1) {
+		fprintf(stderr, "helixd: %s\n", err);
+		listen_close();
+		return EXIT_HELIX_START;
 	}
 
 	srv->ev_sigchld = evsignal_new(srv->base, SIGCHLD, on_sigchld, NULL);
@@ -304,6 +316,8 @@ main(int argc, char **argv)
 	    log_q(srv->worker_path), srv->cfg.sync == SYNC_FULL ? "full" :
 	    srv->cfg.sync == SYNC_BATCH ? "batch" : "none");
 
+	notify_ready();
+	daemon_ready();
 	event_base_dispatch(srv->base);
 
 	drain_clients();
@@ -311,6 +325,8 @@ main(int argc, char **argv)
 		client_destroy(c, "shutdown");
 	listen_close();
 	master_store_close();
+	daemon_cleanup();
+	notify_close();
 	log_event(HLOG_INFO, NULL, "server.stop", " status=%d",
 	    srv->exit_status);
 	return srv->exit_status;

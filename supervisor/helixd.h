@@ -7,6 +7,12 @@
 #ifndef HELIXD_H
 #define HELIXD_H
 
+/* helixd's exit statuses */
+#define EXIT_HELIX_OK		0
+#define EXIT_HELIX_START	1	/* could not start: socket, state, worker */
+#define EXIT_HELIX_USAGE	2	/* bad command line or configuration */
+#define EXIT_HELIX_ESCALATE	3	/* escalate = exit: too many restarts */
+
 #include <sys/queue.h>
 #include <sys/types.h>
 
@@ -78,6 +84,7 @@ struct call {
 	struct event		*ev_deadline;
 	struct evbuffer		*out;		/* to worker (QUEUED) or reply (LOCAL) */
 	call_done_fn		 done;		/* worker answered */
+	void			(*on_timeout)(struct call *); /* replies instead of timeout */
 	/* per-method state */
 	char			 client_id[PROTO_CLIENT_ID_MAX + 1];
 	bool			 has_since;
@@ -96,6 +103,7 @@ struct client {
 	uid_t			 uid;
 	pid_t			 pid;
 	bool			 closing;	/* close once output drained */
+	bool			 dropped;	/* over the hard cap: send nothing */
 	bool			 paused;	/* not reading: output too big */
 	uint64_t		 paused_since_us;
 	struct member_list	 members;
@@ -161,6 +169,13 @@ struct session {
 	bool			 stop_wanted;	/* exit expected: do not restart */
 };
 
+/* The daemon-wide restart count (restart.c). */
+struct restart_global {
+	double		*t;		/* ring of restart times */
+	uint32_t	 head, n, cap;
+	uint32_t	 backoff_ms;	/* current global back-off, 0 = none */
+};
+
 /* ---- telemetry/stats ---- */
 #define LAT_BUCKETS	64
 struct method_stats {
@@ -179,6 +194,7 @@ struct stats {
 	uint64_t	 connections_total;
 	uint64_t	 slow_client_disconnects;
 	uint64_t	 protocol_errors;
+	uint64_t	 restarts_throttled;
 	uint64_t	 events[16];
 };
 
@@ -203,6 +219,7 @@ struct server {
 	int			 exit_status;
 	double			 started_at;
 	struct stats		 st;
+	struct restart_global	 grs;
 	uid_t			 uid;
 };
 
@@ -315,6 +332,9 @@ enum restart_verdict { RESTART_NOW, RESTART_LATER, RESTART_GIVE_UP };
 enum restart_verdict restart_decide(struct restart_state *, double now,
 	    uint32_t max_restarts, uint32_t max_seconds, bool served,
 	    uint32_t *delay_ms);
+bool	 restart_global_note(struct restart_global *, double now,
+	    uint32_t max_total, uint32_t seconds);
+uint32_t restart_global_backoff(struct restart_global *, bool over);
 
 /* mstore.c: the master's read-only use of the store */
 int	 master_store_open(char *err, size_t errlen);
@@ -324,6 +344,20 @@ int	 master_store_meta(const char *id, bool *found, uint64_t *version,
 	    double *updated_at);
 int	 master_store_list(int (*)(void *, const char *, uint64_t, double),
 	    void *);
+
+/* notify.c: systemd's notification protocol */
+void	 notify_init(void);
+void	 notify_send(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 notify_ready(void);
+void	 notify_status(void);
+void	 notify_stopping(void);
+void	 notify_close(void);
+
+/* daemon.c: --daemonize and --pidfile */
+int	 daemon_detach(char *err, size_t errlen);
+void	 daemon_ready(void);
+int	 daemon_pidfile(char *err, size_t errlen);
+void	 daemon_cleanup(void);
 
 /* telemetry.c */
 size_t	 telemetry_names(const char ***);

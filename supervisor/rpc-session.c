@@ -76,6 +76,23 @@ inspect_done(struct call *k, const msgpack_object *err,
 	call_free(k);
 }
 
+/* A hung worker: answer from what the master knows, rss_bytes nil. */
+static void
+inspect_timeout(struct call *k)
+{
+	msgpack_sbuffer	sb;
+	msgpack_packer	pk;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	proto_pack_result_begin(&pk, k->msgid);
+	pack_inspect(&pk, k->s, -1);
+	if (k->c != NULL && k->want_reply)
+		client_reply_packed(k->c, &sb);
+	msgpack_sbuffer_destroy(&sb);
+	rpc_stats_record(k->m, now_us() - k->started_us);
+}
+
 int
 rpc_session_inspect(struct client *c, struct call *k,
     const msgpack_object *params, struct session *s, struct proto_error *e)
@@ -91,6 +108,7 @@ rpc_session_inspect(struct client *c, struct call *k,
 	if (s != NULL && s->state == S_RUNNING) {
 		/* rss_bytes is the worker's to measure. */
 		k->done = inspect_done;
+		k->on_timeout = inspect_timeout;
 		session_call_packer(k, "w.status", 0, &sb);
 		return session_submit(s, k, &sb, e);
 	}

@@ -57,7 +57,10 @@ rpc_sys_stats(struct client *c, struct call *k, const msgpack_object *params,
 	n = rpc_methods(&m);
 	nev = telemetry_names(&names);
 	rpc_result_begin(k, &sb, &pk);
-	msgpack_pack_map(&pk, 14);
+	msgpack_pack_map(&pk, 16);
+	proto_pack_key(&pk, "restart_throttle_ms");
+	msgpack_pack_uint32(&pk, srv->grs.backoff_ms);
+	pack_u64(&pk, "restarts_throttled_total", srv->st.restarts_throttled);
 	pack_u64(&pk, "sessions_live", srv->nlive);
 	pack_u64(&pk, "sessions_known", registry_count());
 	pack_u64(&pk, "sessions_started_total", srv->st.sessions_started_total);

@@ -128,7 +128,10 @@ call_deadline(evutil_socket_t fd, short ev, void *arg)
 
 	proto_error_set(&e, PC_TIMEOUT, "flow %s did not answer within %u ms",
 	    s->id, srv->cfg.call_timeout_ms);
-	call_fail(k, &e);
+	if (k->on_timeout != NULL)	/* the method can still answer */
+		k->on_timeout(k);
+	else
+		call_fail(k, &e);
 	if (k->sent) {
 		/* The worker will still answer: keep the slot, drop the reply. */
 		k->state = CALL_ABANDONED;
@@ -195,7 +198,9 @@ session_submit(struct session *s, struct call *k, msgpack_sbuffer *sb,
 	k->state = CALL_QUEUED;
 	TAILQ_INSERT_TAIL(&s->calls, k, entry);
 	s->ncalls++;
-	s->last_activity = now_s();
+	/* Monitoring (status, inspect) does not keep a session awake. */
+	if (k->m != NULL && (k->m->flags & RPC_STARTS))
+		s->last_activity = now_s();
 	if (k->c != NULL) {
 		k->ev_deadline = evtimer_new(srv->base, call_deadline, k);
 		tv.tv_sec = srv->cfg.call_timeout_ms / 1000;
@@ -917,9 +922,9 @@ session_reap(pid_t pid, int status)
 	struct session		*s = session_by_pid(pid);
 	struct proto_error	 e;
 	enum restart_verdict	 v;
-	bool			 clean;
+	bool			 clean, over;
 	int			 sig = 0, code = -1;
-	uint32_t		 delay = 0;
+	uint32_t		 delay = 0, global;
 
 	if (s == NULL)
 		return;
@@ -986,6 +991,29 @@ session_reap(pid_t pid, int status)
 		session_fail_calls(s, false, &e);
 		session_closed_notify(s, "failed");
 		return;
+	}
+	/* Something systemic? The daemon-wide count, over every session. */
+	over = restart_global_note(&srv->grs, now_s(), srv->cfg.max_restarts_total,
+	    srv->cfg.max_restarts_total_seconds);
+	if (over && srv->cfg.escalate == ESCALATE_EXIT) {
+		log_event(HLOG_ERROR, s->id, "server.escalate",
+		    " max_restarts_total=%u seconds=%u action=exit status=%d",
+		    srv->cfg.max_restarts_total,
+		    srv->cfg.max_restarts_total_seconds, EXIT_HELIX_ESCALATE);
+		srv->exit_status = EXIT_HELIX_ESCALATE;
+		server_shutdown("max_restarts_total exceeded (escalate = exit)");
+		return;
+	}
+	global = restart_global_backoff(&srv->grs, over);
+	if (over) {
+		srv->st.restarts_throttled++;
+		log_event(HLOG_ERROR, s->id, "server.restart_throttle",
+		    " max_restarts_total=%u seconds=%u delay_ms=%u",
+		    srv->cfg.max_restarts_total,
+		    srv->cfg.max_restarts_total_seconds, global);
+		if (global > delay)
+			delay = global;
+		v = RESTART_LATER;
 	}
 	if (v == RESTART_NOW && session_start(s, &e) == 0) {
 		srv->st.session_restarts_total++;

@@ -189,10 +189,12 @@ fuzz_message(const msgpack_object *o, const char *raw, size_t rawlen)
 		a = o->via.array.ptr;
 		n = o->via.array.size;
 	}
-	want_has = n >= 2 && a[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
-	    a[0].via.u64 <= 1 && a[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
-	    a[1].via.u64 <= UINT32_MAX;
-	want_peek = want_has && a[0].via.u64 == 0;
+	/* Every array but a notification [2, ...] may carry a msgid. */
+	want_has = n >= 2 && a[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+	    a[1].via.u64 <= UINT32_MAX &&
+	    !(a[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER && a[0].via.u64 == 2);
+	want_peek = want_has && a[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+	    a[0].via.u64 == 0;
 
 	rc = proto_msg_parse(o, &m, &e, &has);
 	fuzz_assert(has == want_has);
