@@ -80,6 +80,7 @@ struct call {
 	bool			 want_reply;	/* false for client notifications */
 	uint32_t		 seq;		/* ours, on the worker channel */
 	bool			 sent;		/* written to the worker */
+	uint64_t		 sent_us;
 	uint64_t		 started_us;
 	struct event		*ev_deadline;
 	struct evbuffer		*out;		/* to worker (QUEUED) or reply (LOCAL) */
@@ -164,6 +165,7 @@ struct session {
 	struct event		*ev_heartbeat;
 	uint32_t		 ping_seq;	/* outstanding heartbeat, 0 = none */
 	uint64_t		 ping_sent_us;
+	uint64_t		 last_heard_us;	/* the worker's last message */
 	bool			 deleting;	/* w.delete sent */
 	const char		*close_reason;	/* flow.closed reason after stop */
 	bool			 stop_wanted;	/* exit expected: do not restart */

@@ -257,6 +257,7 @@ session_send_queued(struct session *s)
 		bufferevent_write_buffer(s->bev, k->out);
 		k->state = CALL_SENT;
 		k->sent = true;
+		k->sent_us = now_us();
 	}
 }
 
@@ -325,6 +326,7 @@ session_start(struct session *s, struct proto_error *e)
 	s->stop_wanted = false;
 	s->violation = false;
 	s->ping_seq = 0;
+	s->last_heard_us = now_us();
 	s->started_at = now_s();
 	s->last_activity = s->started_at;
 	srv->nlive++;
@@ -566,6 +568,7 @@ session_worker_read(struct bufferevent *bev, void *arg)
 			session_kill_worker(s, "unreadable message");
 			return;
 		}
+		s->last_heard_us = now_us();
 		session_dispatch_worker(s, &o);
 		if (s->gen != gen || s->rd == NULL)
 			return;
@@ -1029,7 +1032,8 @@ void
 session_tick(double now)
 {
 	struct session	*s, *ts;
-	uint64_t	 us = now_us();
+	struct call	*head;
+	uint64_t	 us = now_us(), since;
 	uint64_t	 wd = srv->cfg.watchdog_timeout_ms ?
 			    srv->cfg.watchdog_timeout_ms :
 			    3ULL * srv->cfg.call_timeout_ms;
@@ -1054,16 +1058,24 @@ session_tick(double now)
 		}
 		if (s->state != S_RUNNING || s->bev == NULL)
 			continue;
-		if (s->ping_seq != 0) {
-			if ((us - s->ping_sent_us) / 1000 > wd) {
+		/*
+		 * The watchdog measures progress, not queue length: the worker
+		 * owes an answer (a call or a heartbeat) and has said nothing
+		 * for wd ms.  A long queue behind a busy, live worker is fine.
+		 */
+		if ((head = session_head_sent(s)) != NULL) {
+			since = head->sent_us > s->last_heard_us ? head->sent_us :
+			    s->last_heard_us;
+			if ((us - since) / 1000 > wd) {
 				log_event(HLOG_WARN, s->id, "session.watchdog",
 				    " pid=%d silent_ms=%llu", (int)s->pid,
-				    (unsigned long long)(us - s->ping_sent_us) / 1000);
+				    (unsigned long long)(us - since) / 1000);
 				session_kill_worker(s, "watchdog");
+				continue;
 			}
-			continue;
 		}
-		if ((us - s->ping_sent_us) / 1000 >= srv->cfg.heartbeat_interval_ms &&
+		if (head == NULL && s->ping_seq == 0 &&
+		    (us - s->ping_sent_us) / 1000 >= srv->cfg.heartbeat_interval_ms &&
 		    (seq = session_internal(s, "w.ping", ping_done, NULL)) > 0) {
 			s->ping_seq = (uint32_t)seq;
 			s->ping_sent_us = us;
