@@ -80,6 +80,7 @@ struct call {
 	bool			 want_reply;	/* false for client notifications */
 	uint32_t		 seq;		/* ours, on the worker channel */
 	bool			 sent;		/* written to the worker */
+	bool			 last;		/* the worker exits after it */
 	uint64_t		 sent_us;
 	uint64_t		 started_us;
 	struct event		*ev_deadline;
@@ -169,6 +170,8 @@ struct session {
 	bool			 deleting;	/* w.delete sent */
 	const char		*close_reason;	/* flow.closed reason after stop */
 	bool			 stop_wanted;	/* exit expected: do not restart */
+	bool			 last_sent;	/* a call it exits on was sent */
+	bool			 no_restore;	/* next worker only deletes */
 };
 
 /* The daemon-wide restart count (restart.c). */

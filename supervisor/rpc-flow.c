@@ -454,8 +454,13 @@ rpc_flow_delete(struct client *c, struct call *k, const msgpack_object *params,
 		s->rs.n = 0;
 	}
 	k->done = delete_done;
+	k->last = true;		/* the worker exits after a delete */
+	/* Started just for this: it must not need to read the flow. */
+	if (!session_live(s) && s->state != S_RESTARTING)
+		s->no_restore = true;
 	session_call_packer(k, "w.delete", 0, &sb);
 	if (session_submit(s, k, &sb, e) == -1) {
+		s->no_restore = false;
 		registry_gc(s);
 		return -1;
 	}

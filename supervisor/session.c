@@ -249,7 +249,11 @@ session_send_queued(struct session *s)
 {
 	struct call *k;
 
-	if (s->bev == NULL)	/* channel gone: they wait for the next worker */
+	/*
+	 * Nothing goes after a call the worker exits on (w.stop, w.delete):
+	 * what is queued behind it waits for the next incarnation.
+	 */
+	if (s->bev == NULL || s->last_sent)
 		return;
 	TAILQ_FOREACH(k, &s->calls, entry) {
 		if (k->state != CALL_QUEUED)
@@ -258,6 +262,10 @@ session_send_queued(struct session *s)
 		k->state = CALL_SENT;
 		k->sent = true;
 		k->sent_us = now_us();
+		if (k->last) {
+			s->last_sent = true;
+			break;
+		}
 	}
 }
 
@@ -326,6 +334,8 @@ session_start(struct session *s, struct proto_error *e)
 	s->stop_wanted = false;
 	s->violation = false;
 	s->ping_seq = 0;
+	s->last_sent = false;
+	s->no_restore = false;
 	s->last_heard_us = now_us();
 	s->started_at = now_s();
 	s->last_activity = s->started_at;
@@ -626,7 +636,7 @@ stop_done(struct call *k, const msgpack_object *err,
 /* A call of the master's own; first puts it ahead of queued client calls. */
 static int
 session_internal_at(struct session *s, const char *method, call_done_fn done,
-    const msgpack_object *arg, bool first)
+    const msgpack_object *arg, bool first, bool last)
 {
 	struct call	*k;
 	msgpack_sbuffer	 sb;
@@ -636,6 +646,7 @@ session_internal_at(struct session *s, const char *method, call_done_fn done,
 		return -1;
 	k->s = s;
 	k->done = done;
+	k->last = last;
 	pk = session_call_packer(k, method, arg != NULL ? 1 : 0, &sb);
 	if (arg != NULL)
 		msgpack_pack_object(pk, *arg);
@@ -661,14 +672,14 @@ static int
 session_internal(struct session *s, const char *method, call_done_fn done,
     const msgpack_object *arg)
 {
-	return session_internal_at(s, method, done, arg, false);
+	return session_internal_at(s, method, done, arg, false, false);
 }
 
 void
 session_internal_first(struct session *s, const char *method,
     msgpack_object arg)
 {
-	session_internal_at(s, method, resync_done, &arg, true);
+	session_internal_at(s, method, resync_done, &arg, true, false);
 }
 
 /* ---- members ---------------------------------------------------------- */
@@ -845,7 +856,7 @@ session_stop(struct session *s, const char *reason)
 		kill(s->pid, SIGTERM);
 		return;
 	}
-	session_internal(s, "w.stop", stop_done, NULL);
+	session_internal_at(s, "w.stop", stop_done, NULL, false, true);
 }
 
 void

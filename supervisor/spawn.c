@@ -110,6 +110,8 @@ spawn_worker(struct session *s, int *fdp, struct proto_error *e)
 	NUM("--max-flow-bytes", c->max_flow_bytes);
 	NUM("--max-message-bytes", c->max_message_bytes);
 	NUM("--master-pid", getpid());
+	if (s->no_restore)
+		ARG("--no-restore");
 	ARG("--log-level"); ARG(log_level_name(c->log_level));
 	argv[n] = NULL;
 #undef NUM

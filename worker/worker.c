@@ -81,7 +81,7 @@ usage(const char *fmt, ...)
 	    " [--max-data-bytes N] [--max-ops N]\n"
 	    "           [--max-flow-bytes N] [--max-message-bytes N]"
 	    " [--log-level L]\n"
-	    "           [--master-pid PID]\n"
+	    "           [--master-pid PID] [--no-restore]\n"
 	    "The channel to helixd is fd 3; helix-worker is started by helixd"
 	    " only.\n");
 	exit(fmt != NULL ? WORKER_EXIT_USAGE : WORKER_EXIT_OK);
@@ -121,7 +121,7 @@ enum {
 	OPT_FLOW = 256, OPT_STATE_DIR, OPT_SYNC, OPT_SYNC_INTERVAL,
 	OPT_HISTORY, OPT_MAP_SIZE, OPT_MAP_SIZE_MAX, OPT_MAX_READERS, OPT_MAX_NODES,
 	OPT_MAX_EDGES, OPT_MAX_DATA, OPT_MAX_OPS, OPT_MAX_FLOW,
-	OPT_MAX_MESSAGE, OPT_LOG_LEVEL, OPT_MASTER_PID
+	OPT_MAX_MESSAGE, OPT_LOG_LEVEL, OPT_MASTER_PID, OPT_NO_RESTORE
 };
 
 static const struct option long_options[] = {
@@ -141,6 +141,7 @@ static const struct option long_options[] = {
 	{ "max-message-bytes",	required_argument, NULL, OPT_MAX_MESSAGE },
 	{ "log-level",		required_argument, NULL, OPT_LOG_LEVEL },
 	{ "master-pid",		required_argument, NULL, OPT_MASTER_PID },
+	{ "no-restore",		no_argument,	   NULL, OPT_NO_RESTORE },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "version",		no_argument,	   NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -149,6 +150,7 @@ static const struct option long_options[] = {
 struct args {
 	const char		*state_dir;
 	pid_t			 master_pid;	/* 0: whoever the parent is */
+	bool			 no_restore;	/* started only to delete */
 	struct store_opts	 store;
 	enum log_level		 log_level;
 };
@@ -238,6 +240,9 @@ parse_args(struct worker *w, struct args *a, int argc, char **argv)
 		case OPT_MASTER_PID:
 			a->master_pid = (pid_t)parse_num(opt, optarg, 1,
 			    INT32_MAX, false);
+			break;
+		case OPT_NO_RESTORE:
+			a->no_restore = true;
 			break;
 		case OPT_LOG_LEVEL:
 			if (log_level_parse(optarg, &a->log_level) != 0)
@@ -554,7 +559,15 @@ main(int argc, char **argv)
 		    " op=open error=%s", log_q(err));
 		return WORKER_EXIT_FAIL;
 	}
-	if ((rc = worker_load(w)) != STORE_OK) {
+	/*
+	 * A worker started only to erase its flow does not read it: a
+	 * snapshot that no longer decodes can still be deleted.
+	 */
+	if (a.no_restore) {
+		if ((w->flow = flow_create(w->flow_id, strlen(w->flow_id))) ==
+		    NULL)
+			fatalx("out of memory");
+	} else if ((rc = worker_load(w)) != STORE_OK) {
 		log_event(HLOG_ERROR, w->flow_id, "worker.fatal",
 		    " op=load error=%s", log_q(store_errmsg(w->store)));
 		store_close(w->store);
