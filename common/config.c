@@ -142,7 +142,7 @@ static const struct config_key config_keys[] = {
 	K_UINT(max_restarts_total_seconds, R, 1, 86400, "60", "SECONDS",
 	    "the window of max_restarts_total"),
 	K_ENUM(escalate, R, config_escalate_names, "throttle", "throttle|exit",
-	    "past max_restarts_total: refuse restarts for a while, or exit"),
+	    "past max_restarts_total: throttle (delay every restart) or exit 3"),
 
 	K_ENUM(sync, 0, config_sync_names, "full", "full|batch|none",
 	    "durability: fsync before each reply, every sync_interval_ms, "
@@ -150,7 +150,7 @@ static const struct config_key config_keys[] = {
 	K_UINT(sync_interval_ms, 0, 1, 60000, "100", "MS",
 	    "fsync interval when sync is batch"),
 	K_SIZE(map_size, 0, MiB, TiB, "1G",
-	    "LMDB map size: the most the store may grow to"),
+	    "initial LMDB map size; it doubles on demand up to max(64G, 16 x this)"),
 	K_UINT(history_length, 0, 0, 10000000, "1000", "N",
 	    "updates kept per flow for flow.history and catching up"),
 

@@ -114,7 +114,7 @@ void		 config_defaults(struct helix_config *);
 /*
  * Set one key from text.  key may spell '_' as '-'.  Errors name the key, the
  * value and what was expected:
- *   bad value 'x' for max_restarts: expected an integer from 0 to 100000
+ *   bad value 'x' for max_restarts: expected an integer from 0 to 255
  */
 int		 config_set(struct helix_config *, const char *key,
 		    const char *value, char *err, size_t errlen);

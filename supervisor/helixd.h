@@ -161,6 +161,7 @@ struct session {
 	uint32_t		 served;	/* answers from this incarnation */
 	struct restart_state	 rs;
 	bool			 violation;	/* killed for misbehaving */
+	const char		*kill_reason;	/* why, a static string */
 	double			 failed_until;
 	struct event		*ev_timer;	/* restart back-off, stop kill */
 	struct event		*ev_heartbeat;

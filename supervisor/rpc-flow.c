@@ -299,7 +299,7 @@ rpc_flow_status(struct client *c, struct call *k, const msgpack_object *params,
 	} else {
 		memcpy(id, p0->via.str.ptr, p0->via.str.size);
 		id[p0->via.str.size] = '\0';
-		if (master_store_meta(id, &found, &version, &at) == -1) {
+		if (master_store_meta(id, &found, &version, &at) != 0) {
 			msgpack_sbuffer_destroy(&sb);
 			return proto_error_set(e, PC_STORAGE_ERROR,
 			    "cannot read the state of flow %s", id);

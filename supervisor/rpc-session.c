@@ -115,7 +115,7 @@ rpc_session_inspect(struct client *c, struct call *k,
 	if (s == NULL) {
 		memcpy(id, p0->via.str.ptr, p0->via.str.size);
 		id[p0->via.str.size] = '\0';
-		if (master_store_meta(id, &found, &version, &at) == -1)
+		if (master_store_meta(id, &found, &version, &at) != 0)
 			return proto_error_set(e, PC_STORAGE_ERROR,
 			    "cannot read the state of flow %s", id);
 	}

@@ -118,12 +118,14 @@ rpc_sys_subscribe(struct client *c, struct call *k,
 		for (i = 0; i < n; i++) {
 			if (proto_get_str(&p->via.array.ptr[i], &str, &len) == -1 ||
 			    len > 128 || (pre[i] = strndup(str, len)) == NULL) {
+				uint32_t bad = i;
+
 				while (i-- > 0)
 					free(pre[i]);
 				free(pre);
 				return proto_error_set(e, PC_INVALID_PARAMS,
 				    "sys.subscribe: prefix %u is not a string "
-				    "of at most 128 bytes", i);
+				    "of at most 128 bytes", bad);
 			}
 		}
 	}

@@ -65,7 +65,9 @@ session_transition(struct session *s, enum session_state to, const char *why)
 	s->state_since_us = now_us();
 	log_event(HLOG_DEBUG, s->id, "session.state", " from=%s to=%s reason=%s",
 	    state_names[from], state_names[to], log_q(why ? why : "-"));
-	telemetry_send("session.changed", s->id, s->pid, why, NULL, 0, -1);
+	/* reason carries the new state; the log line has the why. */
+	telemetry_send("session.changed", s->id, s->pid, state_names[to], NULL,
+	    0, -1);
 }
 
 /* ---- calls ------------------------------------------------------------ */
@@ -377,6 +379,7 @@ session_kill_worker(struct session *s, const char *why)
 	log_event(HLOG_WARN, s->id, "session.kill", " pid=%d reason=%s",
 	    (int)s->pid, log_q(why));
 	s->violation = true;
+	s->kill_reason = why;
 	kill(s->pid, SIGKILL);
 	session_close_channel(s);
 }
@@ -469,7 +472,7 @@ session_answer(struct session *s, const struct proto_msg *msg)
 	struct call *k = session_head_sent(s);
 
 	if (k == NULL || k->seq != msg->msgid) {
-		session_kill_worker(s, "answer out of order");
+		session_kill_worker(s, "protocol_violation");
 		return;
 	}
 	session_unlink_call(s, k);
@@ -540,7 +543,7 @@ session_dispatch_worker(struct session *s, const msgpack_object *o)
 		goto bad;
 	}
 bad:
-	session_kill_worker(s, "protocol violation");
+	session_kill_worker(s, "protocol_violation");
 }
 
 static void
@@ -562,7 +565,7 @@ session_worker_read(struct bufferevent *bev, void *arg)
 		for (i = 0; i < n; i++) {
 			if (proto_reader_feed(s->rd, v[i].iov_base,
 			    v[i].iov_len) == -1) {
-				session_kill_worker(s, "out of memory");
+				session_kill_worker(s, "out_of_memory");
 				return;
 			}
 			total += v[i].iov_len;
@@ -575,7 +578,7 @@ session_worker_read(struct bufferevent *bev, void *arg)
 		if (r == PROTO_READ_MORE)
 			return;
 		if (r != PROTO_READ_OBJECT) {
-			session_kill_worker(s, "unreadable message");
+			session_kill_worker(s, "protocol_violation");
 			return;
 		}
 		s->last_heard_us = now_us();
@@ -963,7 +966,7 @@ session_reap(pid_t pid, int status)
 
 	if (clean) {
 		telemetry_send("session.stop", s->id, pid, s->deleting ?
-		    "deleted" : "normal", NULL, 0, 0);
+		    "deleted" : "normal", NULL, sig, code);
 		s->deleting = false;
 		session_transition(s, S_HIBERNATED, "exit");
 		proto_error_set(&e, PC_SHUTTING_DOWN, "helixd is stopping");
@@ -980,7 +983,7 @@ session_reap(pid_t pid, int status)
 
 	srv->st.session_crashes_total++;
 	telemetry_send("session.crash", s->id, pid,
-	    s->violation ? "protocol_violation" : (sig ? "signal" : "exit"),
+	    s->violation ? s->kill_reason : (sig ? "signal" : "exit"),
 	    NULL, sig, code);
 	session_fail_calls(s, true, NULL);
 	if (srv->shutting_down) {
@@ -1060,7 +1063,7 @@ session_tick(double now)
 			    " pid=%d state=%s action=kill", (int)s->pid,
 			    state_names[s->state]);
 			if (s->state == S_STARTING)
-				session_kill_worker(s, "no hello");
+				session_kill_worker(s, "no_hello");
 			else {
 				kill(s->pid, SIGKILL);	/* still a stop, not a crash */
 				session_close_channel(s);
