@@ -53,6 +53,28 @@ anon_id(char *out, size_t len)
 	out[n] = '\0';
 }
 
+/* Move everything buffered in `in` into the codec's reader. */
+int
+reader_feed_evbuffer(struct proto_reader *rd, struct evbuffer *in)
+{
+	struct evbuffer_iovec	v[8];
+	size_t			total;
+	int			i, n;
+
+	while ((n = evbuffer_peek(in, -1, NULL, v, 8)) > 0) {
+		if (n > 8)
+			n = 8;
+		for (i = 0, total = 0; i < n; i++) {
+			if (proto_reader_feed(rd, v[i].iov_base,
+			    v[i].iov_len) == -1)
+				return -1;
+			total += v[i].iov_len;
+		}
+		evbuffer_drain(in, total);
+	}
+	return 0;
+}
+
 void
 client_accept(int fd)
 {
@@ -288,25 +310,13 @@ static void
 client_process(struct client *c)
 {
 	struct evbuffer		*in = bufferevent_get_input(c->bev);
-	struct evbuffer_iovec	 v[8];
 	msgpack_object		 o;
 	enum proto_read		 r;
-	int			 i, n;
+	int			 i;
 
-	while ((n = evbuffer_peek(in, -1, NULL, v, 8)) > 0) {
-		size_t total = 0;
-
-		if (n > 8)
-			n = 8;
-		for (i = 0; i < n; i++) {
-			if (proto_reader_feed(c->rd, v[i].iov_base,
-			    v[i].iov_len) == -1) {
-				client_destroy(c, "out of memory");
-				return;
-			}
-			total += v[i].iov_len;
-		}
-		evbuffer_drain(in, total);
+	if (reader_feed_evbuffer(c->rd, in) == -1) {
+		client_destroy(c, "out of memory");
+		return;
 	}
 	for (i = 0; i < MSGS_PER_CALLBACK; i++) {
 		if (c->closing || c->paused)

@@ -241,6 +241,7 @@ int	 listen_open(char *err, size_t errlen);
 void	 listen_close(void);
 
 /* client.c */
+int	 reader_feed_evbuffer(struct proto_reader *, struct evbuffer *);
 void	 client_accept(int fd);
 void	 client_destroy(struct client *, const char *why);
 void	 client_send(struct client *, struct evbuffer *);
@@ -270,6 +271,9 @@ void	 rpc_stats_record(const struct rpc_method *, uint64_t us);
 size_t	 rpc_methods(const struct rpc_method **);
 uint64_t rpc_stats_percentile(const struct method_stats *, double);
 void	 rpc_reply(struct call *, msgpack_sbuffer *);
+void	 rpc_finish(struct call *, const msgpack_sbuffer *);
+void	 rpc_relay(struct call *, const msgpack_object *err,
+	    const msgpack_object *result);
 void	 rpc_reply_error(struct call *, const struct proto_error *);
 void	 rpc_result_begin(struct call *, msgpack_sbuffer *, msgpack_packer *);
 void	 rpc_result_end(struct call *, msgpack_sbuffer *);

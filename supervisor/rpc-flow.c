@@ -26,37 +26,12 @@ opt_uint(const msgpack_object *params, uint32_t i, bool *has, uint64_t *v,
 	return 0;
 }
 
-/* Relay a worker error as is, or build the reply with fn. */
-static void
-relay_error(struct call *k, const msgpack_object *err)
-{
-	msgpack_sbuffer	sb;
-	msgpack_packer	pk;
-
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_array(&pk, 4);
-	msgpack_pack_uint32(&pk, 1);
-	msgpack_pack_uint32(&pk, k->msgid);
-	msgpack_pack_object(&pk, *err);
-	msgpack_pack_nil(&pk);
-	srv->st.errors_total++;
-	if (k->c != NULL && k->want_reply)
-		client_reply_packed(k->c, &sb);
-	msgpack_sbuffer_destroy(&sb);
-	rpc_stats_record(k->m, now_us() - k->started_us);
-	call_free(k);
-}
-
 /* Reply from a worker callback: the call is already off the queue. */
 static void
 done_reply(struct call *k, msgpack_sbuffer *sb)
 {
-	if (k->c != NULL && k->want_reply)
-		client_reply_packed(k->c, sb);
+	rpc_finish(k, sb);
 	msgpack_sbuffer_destroy(sb);
-	rpc_stats_record(k->m, now_us() - k->started_us);
-	call_free(k);
 }
 
 static void
@@ -73,7 +48,7 @@ join_done(struct call *k, const msgpack_object *err,
 	uint32_t		 i;
 
 	if (err != NULL) {
-		relay_error(k, err);
+		rpc_relay(k, err, NULL);
 		return;
 	}
 	if (c == NULL) {	/* the connection went away meanwhile */
@@ -105,10 +80,8 @@ join_done(struct call *k, const msgpack_object *err,
 			proto_error_set(&e, PC_MAX_CLIENTS_REACHED,
 			    "flow %s already has %u clients "
 			    "(max_clients_per_flow)", s->id, s->nmembers);
-			if (k->want_reply)
-				client_reply_error(c, k->msgid, &e);
-			rpc_stats_record(k->m, now_us() - k->started_us);
-			call_free(k);
+			k->s = NULL;	/* off the queue already: reply now */
+			rpc_reply_error(k, &e);
 			return;
 		}
 		session_member_add(s, c, k->client_id);
@@ -410,7 +383,7 @@ delete_done(struct call *k, const msgpack_object *err,
 	bool		 deleted = false;
 
 	if (err != NULL) {
-		relay_error(k, err);
+		rpc_relay(k, err, NULL);
 		return;
 	}
 	proto_get_bool(proto_map_get(result, "deleted"), &deleted);

@@ -69,11 +69,8 @@ inspect_done(struct call *k, const msgpack_object *err,
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	proto_pack_result_begin(&pk, k->msgid);
 	pack_inspect(&pk, k->s, rss);
-	if (k->c != NULL && k->want_reply)
-		client_reply_packed(k->c, &sb);
+	rpc_finish(k, &sb);
 	msgpack_sbuffer_destroy(&sb);
-	rpc_stats_record(k->m, now_us() - k->started_us);
-	call_free(k);
 }
 
 /* A hung worker: answer from what the master knows, rss_bytes nil. */

@@ -101,10 +101,7 @@ rpc_reply(struct call *k, msgpack_sbuffer *sb)
 		session_local_reply(k->s, k, sb);
 		return;
 	}
-	if (k->want_reply)
-		client_reply_packed(k->c, sb);
-	rpc_stats_record(k->m, now_us() - k->started_us);
-	call_free(k);
+	rpc_finish(k, sb);
 }
 
 void
@@ -135,6 +132,48 @@ rpc_result_end(struct call *k, msgpack_sbuffer *sb)
 {
 	rpc_reply(k, sb);
 	msgpack_sbuffer_destroy(sb);
+}
+
+/*
+ * A call that is off its session's queue is done: send sb (the whole
+ * response, or NULL for none), record the latency, free k.
+ */
+void
+rpc_finish(struct call *k, const msgpack_sbuffer *sb)
+{
+	if (sb != NULL && k->c != NULL && k->want_reply)
+		client_reply_packed(k->c, sb);
+	if (k->m != NULL)
+		rpc_stats_record(k->m, now_us() - k->started_us);
+	call_free(k);
+}
+
+/* Relay a worker's answer as [1, client msgid, error, result]; frees k. */
+void
+rpc_relay(struct call *k, const msgpack_object *err,
+    const msgpack_object *result)
+{
+	msgpack_sbuffer	sb;
+	msgpack_packer	pk;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 4);
+	msgpack_pack_uint32(&pk, 1);
+	msgpack_pack_uint32(&pk, k->msgid);
+	if (err != NULL && !proto_is_nil(err)) {
+		srv->st.errors_total++;
+		msgpack_pack_object(&pk, *err);
+		msgpack_pack_nil(&pk);
+	} else {
+		msgpack_pack_nil(&pk);
+		if (result != NULL)
+			msgpack_pack_object(&pk, *result);
+		else
+			msgpack_pack_nil(&pk);
+	}
+	rpc_finish(k, &sb);
+	msgpack_sbuffer_destroy(&sb);
 }
 
 static bool

@@ -483,25 +483,7 @@ session_answer(struct session *s, const struct proto_msg *msg)
 		k->done(k, proto_is_nil(msg->error) ? NULL : msg->error,
 		    msg->result);
 	} else {
-		/* Relay [1, client msgid, error, result]. */
-		msgpack_sbuffer	sb;
-		msgpack_packer	pk;
-
-		msgpack_sbuffer_init(&sb);
-		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-		msgpack_pack_array(&pk, 4);
-		msgpack_pack_uint32(&pk, 1);
-		msgpack_pack_uint32(&pk, k->msgid);
-		msgpack_pack_object(&pk, *msg->error);
-		msgpack_pack_object(&pk, *msg->result);
-		if (!proto_is_nil(msg->error))
-			srv->st.errors_total++;
-		if (k->c != NULL && k->want_reply)
-			client_reply_packed(k->c, &sb);
-		msgpack_sbuffer_destroy(&sb);
-		if (k->m != NULL)
-			rpc_stats_record(k->m, now_us() - k->started_us);
-		call_free(k);
+		rpc_relay(k, msg->error, msg->result);
 	}
 	session_flush(s);
 }
@@ -551,26 +533,13 @@ session_worker_read(struct bufferevent *bev, void *arg)
 {
 	struct session		*s = arg;
 	struct evbuffer		*in = bufferevent_get_input(bev);
-	struct evbuffer_iovec	 v[8];
 	msgpack_object		 o;
 	enum proto_read		 r;
 	uint32_t		 gen = s->gen;
-	int			 i, n;
 
-	while ((n = evbuffer_peek(in, -1, NULL, v, 8)) > 0) {
-		size_t total = 0;
-
-		if (n > 8)
-			n = 8;
-		for (i = 0; i < n; i++) {
-			if (proto_reader_feed(s->rd, v[i].iov_base,
-			    v[i].iov_len) == -1) {
-				session_kill_worker(s, "out_of_memory");
-				return;
-			}
-			total += v[i].iov_len;
-		}
-		evbuffer_drain(in, total);
+	if (reader_feed_evbuffer(s->rd, in) == -1) {
+		session_kill_worker(s, "out_of_memory");
+		return;
 	}
 	/* A worker answers as fast as it can; its output is bounded per message. */
 	for (;;) {
