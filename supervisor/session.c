@@ -987,6 +987,9 @@ session_reap(pid_t pid, int status)
 		    srv->cfg.max_restarts_total,
 		    srv->cfg.max_restarts_total_seconds, EXIT_HELIX_ESCALATE);
 		srv->exit_status = EXIT_HELIX_ESCALATE;
+		session_transition(s, S_HIBERNATED, "escalate");
+		proto_error_set(&e, PC_SHUTTING_DOWN, "helixd is stopping");
+		session_fail_calls(s, false, &e);
 		server_shutdown("max_restarts_total exceeded (escalate = exit)");
 		return;
 	}
