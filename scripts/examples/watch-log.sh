@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck source=/dev/null # lib.sh, beside the script (see below)
 # watch-log.sh: log every change of a flow as one timestamped line.
 #
 #   watch-log.sh [-s SOCKET] FLOW [LOGFILE]
@@ -17,103 +18,20 @@
 #
 #   -s SOCKET  helixd's socket (else $HELIX_SOCKET, else helixctl's default)
 #
-# Needs only sh, awk, date, mkfifo and helixctl ($HELIXCTL, else the one on
-# PATH).
+# Needs only sh, awk, date, mkfifo, realpath and helixctl ($HELIXCTL, else
+# the one on PATH), and lib.sh beside the script.
 set -eu
 
 prog=watch-log
-usage() {
-	echo "usage: $prog.sh [-s SOCKET] FLOW [LOGFILE]" >&2
-	exit 2
-}
-
-sock=
-while getopts s:h opt; do
-	case $opt in
-	s) sock=$OPTARG ;;
-	*) usage ;;
-	esac
-done
-shift $((OPTIND - 1))
-if [ $# -lt 1 ] || [ $# -gt 2 ]; then usage; fi
-flow=$1
-log=${2:-}
+set -- '[-s SOCKET] FLOW [LOGFILE]' "$@"	# the synopsis, for lib.sh
+. "$(dirname "$(realpath "$0")")/lib.sh"	# which reads the options by it
+flow=$1 log=${2:-}
 [ -z "$log" ] || : >>"$log"	# fail now, not once the watch is waiting
-
-HELIXCTL=${HELIXCTL:-helixctl}
 
 # A notification, one JSON line, to a log line without its time.
 summarise() {
-	LC_ALL=C awk '
-	function skip(s, i,   c) {
-		while ((c = substr(s, i, 1)) == " " || c == "\t")
-			i++
-		return i
-	}
-	# The index just past the JSON value that starts at i; 0 if there is none.
-	function vend(s, i,   c, d, n) {
-		n = length(s)
-		c = substr(s, i, 1)
-		if (c == "\"") {
-			for (i++; i <= n; i++) {
-				c = substr(s, i, 1)
-				if (c == "\\") i++
-				else if (c == "\"") return i + 1
-			}
-			return 0
-		}
-		if (c == "{" || c == "[") {
-			for (d = 0; i <= n; i++) {
-				c = substr(s, i, 1)
-				if (c == "\"") {
-					if (!(i = vend(s, i))) return 0
-					i--
-				} else if (c == "{" || c == "[") d++
-				else if ((c == "}" || c == "]") && --d == 0) return i + 1
-			}
-			return 0
-		}
-		if (i > n || index(",:]}", c)) return 0
-		while (i <= n && !index(",:]} \t", substr(s, i, 1))) i++
-		return i
-	}
-	# Split the object or array at i: keys in k[1..n] (objects), raw values
-	# in v[1..n].  Returns n, or -1 if it is neither.
-	function split_(s, i, k, v,   n, j, open, shut) {
-		split("", k); split("", v)
-		open = substr(s, i, 1)
-		if (open == "{") shut = "}"; else if (open == "[") shut = "]"; else return -1
-		i = skip(s, i + 1)
-		if (substr(s, i, 1) == shut) return 0
-		for (n = 1; ; n++) {
-			if (open == "{") {
-				if (!(j = vend(s, i)) || substr(s, i, 1) != "\"") return -1
-				k[n] = substr(s, i + 1, j - i - 2)
-				i = skip(s, j)
-				if (substr(s, i, 1) != ":") return -1
-				i = skip(s, i + 1)
-			}
-			if (!(j = vend(s, i))) return -1
-			v[n] = substr(s, i, j - i)
-			i = skip(s, j)
-			if (substr(s, i, 1) == shut) return n
-			if (substr(s, i, 1) != ",") return -1
-			i = skip(s, i + 1)
-		}
-	}
-	# The value of key in the object s ("" if absent), strings unquoted
-	# (their escapes kept, so that a value stays on its line), null as "-".
-	function get(s, key,   n, f, k, v) {
-		n = split_(s, 1, k, v)
-		for (f = 1; f <= n; f++)
-			if (k[f] == key) {
-				if (v[f] == "null") return "-"
-				if (substr(v[f], 1, 1) == "\"")
-					return substr(v[f], 2, length(v[f]) - 2)
-				return v[f]
-			}
-		return ""
-	}
+	json_awk '
+	BEGIN { json_ws = " \t" }	# one line: tokens apart by spaces and tabs
 	{
 		method = get($0, "method")
 		if (split_(get($0, "params"), 1, PK, P) < 2) {
@@ -172,7 +90,7 @@ trap 'exit 143' TERM
 # Both halves in the background, so that a signal interrupts the wait;
 # helixctl as a simple command, so that $! is its own pid.
 mkfifo "$dir/fifo"
-if [ -n "$sock" ]; then set -- -s "$sock"; else set --; fi
+if [ -n "${sock:-}" ]; then set -- -s "$sock"; else set --; fi
 "$HELIXCTL" "$@" watch "$flow" >"$dir/fifo" &
 wpid=$!
 if [ -n "$log" ]; then

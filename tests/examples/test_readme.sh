@@ -1,7 +1,8 @@
 #!/bin/sh
 # test_readme.sh: follow the "First steps" of README.md, line by line.
 #
-#	HELIXD=... HELIXCTL=... SOURCE_ROOT=... sh test_readme.sh
+#	HELIXD=... HELIXCTL=... SOURCE_ROOT=... \
+#	    HX_TESTLIB=.../tests/lib/harness.sh sh test_readme.sh
 #
 # The commands come from the README itself: the fenced blocks that follow a
 # "<!-- first-steps: NAME -->" line.  In the blocks that are run, a trailing
@@ -19,82 +20,15 @@ set -u
 : "${HELIXCTL:?set HELIXCTL to the helixctl binary}"
 : "${SOURCE_ROOT:?set SOURCE_ROOT to the top of the checkout}"
 readme=$SOURCE_ROOT/README.md
+: "${HX_TESTLIB:?set HX_TESTLIB to tests/lib/harness.sh}"
+# shellcheck source=/dev/null
+. "$HX_TESTLIB"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/helix-readme.XXXXXX") || exit 1
+hx_init "$tmp"
 tree=$tmp/tree
-passed=0
-failed=0
-
-cleanup() {
-	for f in "$tmp"/*.pid; do
-		[ -f "$f" ] || continue
-		_n=$(basename "$f" .pid)
-		[ -f "$tmp/$_n.rc" ] && continue
-		kill -TERM "$(cat "$f")" 2>/dev/null
-		if ! poll 10 test -f "$tmp/$_n.rc"; then
-			kill -KILL "$(cat "$f")" 2>/dev/null
-			poll 5 test -f "$tmp/$_n.rc"
-		fi
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
 
 # ---- helpers ----------------------------------------------------------
-
-# poll SECONDS COMMAND...: run COMMAND every 50 ms until it succeeds.
-poll() {
-	_tries=$(($1 * 20))
-	shift
-	while ! "$@" >/dev/null 2>&1; do
-		_tries=$((_tries - 1))
-		[ "$_tries" -gt 0 ] || return 1
-		sleep 0.05
-	done
-}
-
-ok() {
-	passed=$((passed + 1))
-	echo "ok - $1"
-}
-
-not_ok() {
-	failed=$((failed + 1))
-	echo "FAIL - $1: $2"
-	for f in "$tmp/out" "$tmp/err"; do
-		[ -s "$f" ] && sed 's/^/	| /' "$f" | head -20
-	done
-}
-
-# bg NAME COMMAND...: run in the background from the tree; NAME.pid,
-# NAME.out, NAME.err, and NAME.rc (its exit status) once it has ended.
-bg() {
-	_n=$1
-	shift
-	rm -f "$tmp/$_n.rc"
-	( cd "$tree" || exit 1
-	  "$@" >"$tmp/$_n.out" 2>"$tmp/$_n.err" </dev/null &
-	  echo $! >"$tmp/$_n.pid"
-	  wait $!
-	  echo $? >"$tmp/$_n.rc" ) &
-	poll 10 test -s "$tmp/$_n.pid"
-}
-
-# ended NAME WANT: the background command ends, with status WANT.
-ended() {
-	if ! poll 15 test -s "$tmp/$1.rc"; then
-		not_ok "$1 ends" "still running"
-		kill -KILL "$(cat "$tmp/$1.pid")" 2>/dev/null
-		return 1
-	fi
-	_got=$(cat "$tmp/$1.rc")
-	if [ "$_got" = "$2" ]; then
-		ok "$1 ends with status $2"
-	else
-		not_ok "$1 ends with status $2" "got $_got ($(head -c 300 "$tmp/$1.err"))"
-	fi
-}
 
 # block NAME: the lines of the README's block marked NAME, to $tmp/NAME.
 block() {
@@ -105,9 +39,9 @@ block() {
 	    state == 2 && /^```/ { exit }
 	    state == 2 { print }' "$readme" >"$tmp/$1"
 	if [ -s "$tmp/$1" ]; then
-		ok "README: the block \"$1\""
+		hx_ok "README: the block \"$1\""
 	else
-		not_ok "README: the block \"$1\"" "no fenced block after <!-- first-steps: $1 -->"
+		hx_fail "README: the block \"$1\"" "no fenced block after <!-- first-steps: $1 -->"
 		return 1
 	fi
 }
@@ -122,11 +56,11 @@ steps() {
 		(cd "$tree" && sh -c "$_cmd") >"$tmp/out" 2>"$tmp/err" </dev/null
 		_got=$?
 		if [ "$_got" != 0 ]; then
-			not_ok "$_cmd" "status $_got"
+			hx_fail "$_cmd" "status $_got"
 		elif [ -n "$_want" ] && [ "$(cat "$tmp/out")" != "$_want" ]; then
-			not_ok "$_cmd" "printed '$(cat "$tmp/out")', the README says '$_want'"
+			hx_fail "$_cmd" "printed '$(cat "$tmp/out")', the README says '$_want'"
 		else
-			ok "$_cmd${_want:+ prints $_want}"
+			hx_ok "$_cmd${_want:+ prints $_want}"
 		fi
 	done <"$tmp/$1"
 }
@@ -136,13 +70,13 @@ same() {
 	sed 's/[[:space:]]*$//' "$tmp/$1" >"$tmp/want"
 	sed 's/[[:space:]]*$//' "$2" >"$tmp/got"
 	if cmp -s "$tmp/want" "$tmp/got"; then
-		ok "the output is the README's \"$1\""
+		hx_ok "the output is the README's \"$1\""
 	else
-		not_ok "the output is the README's \"$1\"" "$(diff "$tmp/want" "$tmp/got" | head -20)"
+		hx_fail "the output is the README's \"$1\"" "$(diff "$tmp/want" "$tmp/got" | head -20)"
 	fi
 }
 
-# clients_are N: N connections joined demo (for poll).
+# clients_are N: N connections joined demo (for hx_poll).
 clients_are() {
 	"$HELIXCTL" -s "$sock" --json status demo 2>/dev/null |
 	    grep -q "\"client_count\":$1,"
@@ -171,25 +105,23 @@ done
 # ---- terminal 1: scripts/dev run ---------------------------------------
 
 if [ "$(cat "$tmp/daemon")" = "scripts/dev run" ]
-then ok "terminal 1 is scripts/dev run"
-else not_ok "terminal 1 is scripts/dev run" "it is: $(cat "$tmp/daemon")"
+then hx_ok "terminal 1 is scripts/dev run"
+else hx_fail "terminal 1 is scripts/dev run" "it is: $(cat "$tmp/daemon")"
 fi
 # What scripts/dev run comes to, once set up and built.
 if grep -q '^[[:space:]]*exec build/supervisor/helixd "\$@"$' "$SOURCE_ROOT/scripts/dev"
-then ok "scripts/dev run execs build/supervisor/helixd"
-else not_ok "scripts/dev run execs build/supervisor/helixd" "not found in scripts/dev"
+then hx_ok "scripts/dev run execs build/supervisor/helixd"
+else hx_fail "scripts/dev run execs build/supervisor/helixd" "not found in scripts/dev"
 fi
 # A system-wide configuration could move the socket and the state out of
 # the temporary directory: read none.
 set --
 [ -e /etc/helix/helix.conf ] && set -- --config ''
-bg helixd build/supervisor/helixd "$@"
-if poll 10 test -S "$sock" && poll 10 "$HELIXCTL" -s "$sock" ping; then
-	ok "helixd listens on \$XDG_RUNTIME_DIR/helix/helixd.sock"
+if hx_start_daemon "$sock" -C "$tree" helixd build/supervisor/helixd "$@"; then
+	hx_ok "helixd listens on \$XDG_RUNTIME_DIR/helix/helixd.sock"
 else
-	not_ok "helixd starts" "$(cat "$tmp/helixd.err")"
-	echo "$passed passed, $failed failed"
-	exit 1
+	hx_fail "helixd starts" "$(cat "$tmp/helixd.err")"
+	hx_done
 fi
 
 # ---- terminal 2: build a flow -----------------------------------------
@@ -197,54 +129,53 @@ fi
 steps edit
 same get-output "$tmp/out"
 if [ -n "$(ls -A "$XDG_STATE_HOME/helix" 2>/dev/null)" ]
-then ok "the state is in \$XDG_STATE_HOME/helix"
-else not_ok "the state is in \$XDG_STATE_HOME/helix" "nothing there"
+then hx_ok "the state is in \$XDG_STATE_HOME/helix"
+else hx_fail "the state is in \$XDG_STATE_HOME/helix" "nothing there"
 fi
 
 # ---- terminal 3: watch; terminal 2: change ------------------------------
 
 if [ "$(wc -l <"$tmp/watch")" -eq 1 ]; then
-	bg watch sh -c "$(cat "$tmp/watch")"
-	if poll 10 clients_are 1
-	then ok "terminal 3: the watch joins demo"
-	else not_ok "terminal 3: the watch joins demo" "$(cat "$tmp/watch.err")"
+	hx_bg -C "$tree" watch sh -c "$(cat "$tmp/watch")"
+	if hx_poll 10 clients_are 1
+	then hx_ok "terminal 3: the watch joins demo"
+	else hx_fail "terminal 3: the watch joins demo" "$(cat "$tmp/watch.err")"
 	fi
 else
-	not_ok "terminal 3 is one command" "$(cat "$tmp/watch")"
+	hx_fail "terminal 3 is one command" "$(cat "$tmp/watch")"
 fi
 steps change
-if poll 10 grep -q '"flow.update"' "$tmp/watch.out"
-then ok "terminal 3 sees the change"
-else not_ok "terminal 3 sees the change" "$(cat "$tmp/watch.out")"
+if hx_poll 10 grep -q '"flow.update"' "$tmp/watch.out"
+then hx_ok "terminal 3 sees the change"
+else hx_fail "terminal 3 sees the change" "$(cat "$tmp/watch.out")"
 fi
 
 # ---- Ctrl-C in terminal 1 ---------------------------------------------
 
 kill -INT "$(cat "$tmp/helixd.pid")"
-ended helixd 0
-ended watch 0
+hx_ended helixd 0
+hx_ended watch 0
 same watch-output "$tmp/watch.out"
 
 # "Run scripts/dev run again and get demo shows version 4."
-bg helixd2 build/supervisor/helixd "$@"
-if poll 10 test -S "$sock" && poll 10 "$HELIXCTL" -s "$sock" ping; then
+if hx_start_daemon "$sock" -C "$tree" helixd2 build/supervisor/helixd "$@"; then
 	(cd "$tree" && build/client/helixctl get demo) >"$tmp/out" 2>"$tmp/err"
 	if grep -q '^version: 4$' "$tmp/out"
-	then ok "after a restart, demo is at version 4"
-	else not_ok "after a restart, demo is at version 4" "see the output"
+	then hx_ok "after a restart, demo is at version 4"
+	else hx_fail "after a restart, demo is at version 4" "see the output"
 	fi
 	kill -INT "$(cat "$tmp/helixd2.pid")"
-	ended helixd2 0
+	hx_ended helixd2 0
 else
-	not_ok "helixd starts again" "$(cat "$tmp/helixd2.err")"
+	hx_fail "helixd starts again" "$(cat "$tmp/helixd2.err")"
 fi
 
 # ---- the manual ---------------------------------------------------------
 
 if [ "$(cat "$tmp/man")" = "man -l man/helixctl.1" ]; then
-	ok "the manual: man -l man/helixctl.1"
+	hx_ok "the manual: man -l man/helixctl.1"
 else
-	not_ok "the manual: man -l man/helixctl.1" "the block is: $(cat "$tmp/man")"
+	hx_fail "the manual: man -l man/helixctl.1" "the block is: $(cat "$tmp/man")"
 fi
 if command -v man >/dev/null 2>&1; then
 	how="man"
@@ -262,9 +193,8 @@ esc=$(printf '\033')
 sed -e "s/.$bs//g" -e "s/$esc\[[0-9;]*m//g" "$tmp/page" >"$tmp/out"
 if [ "$_rc" = 0 ] && grep -q '^NAME$' "$tmp/out" &&
     grep -q '^ *helixctl .* control and edit the flows' "$tmp/out"
-then ok "the manual renders with $how, with its NAME section"
-else not_ok "the manual renders with $how, with its NAME section" "status $_rc"
+then hx_ok "the manual renders with $how, with its NAME section"
+else hx_fail "the manual renders with $how, with its NAME section" "status $_rc"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+hx_done

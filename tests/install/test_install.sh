@@ -4,7 +4,7 @@
 #
 #	MESON=meson BUILD_ROOT=... SOURCE_ROOT=... PREFIX=/usr/local \
 #	BINDIR=bin SBINDIR=sbin LIBEXECDIR=libexec MANDIR=share/man \
-#	DATADIR=share sh test_install.sh
+#	DATADIR=share HX_TESTLIB=.../tests/lib/harness.sh sh test_install.sh
 #
 # The directories are meson's options, relative to PREFIX or absolute.  The
 # installed helixd is started with --socket and --state-dir in a temporary
@@ -19,64 +19,14 @@ set -u
 : "${MESON:?}" "${BUILD_ROOT:?}" "${SOURCE_ROOT:?}" "${PREFIX:?}"
 : "${BINDIR:?}" "${SBINDIR:?}" "${LIBEXECDIR:?}" "${MANDIR:?}" "${DATADIR:?}"
 unset DESTDIR HELIX_SOCKET HELIX_STATE_DIR
+: "${HX_TESTLIB:?set HX_TESTLIB to tests/lib/harness.sh}"
+# shellcheck source=/dev/null
+. "$HX_TESTLIB"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/helix-install.XXXXXX") || exit 1
+hx_init "$tmp"
 dest=$tmp/dest
 sock=$tmp/helixd.sock
-passed=0
-failed=0
-
-cleanup() {
-	if [ -f "$tmp/helixd.pid" ] && [ ! -f "$tmp/helixd.rc" ]; then
-		kill -TERM "$(cat "$tmp/helixd.pid")" 2>/dev/null
-		if ! poll 10 test -f "$tmp/helixd.rc"; then
-			kill -KILL "$(cat "$tmp/helixd.pid")" 2>/dev/null
-			poll 5 test -f "$tmp/helixd.rc"
-		fi
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
-
-# poll SECONDS COMMAND...: run COMMAND every 50 ms until it succeeds.
-poll() {
-	_tries=$(($1 * 20))
-	shift
-	while ! "$@" >/dev/null 2>&1; do
-		_tries=$((_tries - 1))
-		[ "$_tries" -gt 0 ] || return 1
-		sleep 0.05
-	done
-}
-
-ok() {
-	passed=$((passed + 1))
-	echo "ok - $1"
-}
-
-not_ok() {
-	failed=$((failed + 1))
-	echo "FAIL - $1: $2"
-	for f in "$tmp/out" "$tmp/err"; do
-		[ -s "$f" ] && sed 's/^/	| /' "$f" | head -20
-	done
-}
-
-# run NAME WANT_STATUS COMMAND...: stdout to $tmp/out, stderr to $tmp/err.
-run() {
-	_name=$1
-	_want=$2
-	shift 2
-	"$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-	_got=$?
-	if [ "$_got" = "$_want" ]; then
-		ok "$_name"
-	else
-		not_ok "$_name" "got status $_got, want $_want"
-	fi
-	return 0
-}
 
 # at DIR: where meson's directory option DIR lands under PREFIX.
 at() {
@@ -96,23 +46,22 @@ unitdir=$PREFIX/lib/systemd/system
 # SOURCE, when given; executable, with x).
 installed() {
 	if [ ! -f "$dest$2" ]; then
-		not_ok "$1 installed as $2" "missing"
+		hx_fail "$1 installed as $2" "missing"
 	elif [ -n "${3:-}" ] && ! cmp -s "$3" "$dest$2"; then
-		not_ok "$1 installed as $2" "differs from $3"
+		hx_fail "$1 installed as $2" "differs from $3"
 	elif [ "${4:-}" = x ] && [ ! -x "$dest$2" ]; then
-		not_ok "$1 installed as $2" "not executable"
+		hx_fail "$1 installed as $2" "not executable"
 	else
-		ok "$1 installed as $2"
+		hx_ok "$1 installed as $2"
 	fi
 }
 
 # ---- meson install --------------------------------------------------------
 
-run "meson install --destdir" 0 \
+hx_run "meson install --destdir" 0 \
     "$MESON" install -C "$BUILD_ROOT" --destdir "$dest" --no-rebuild
-if [ "$failed" != 0 ]; then
-	echo "$passed passed, $failed failed"
-	exit 1
+if hx_any_failed; then
+	hx_done
 fi
 
 installed helixd "$sbindir/helixd" "" x
@@ -126,30 +75,32 @@ installed "helixd(8)" "$mandir/man8/helixd.8" "$SOURCE_ROOT/man/helixd.8"
 installed "the systemd unit" "$unitdir/helixd.service"
 installed "the example configuration" "$datadir/doc/helix/helix.conf.example" \
     "$SOURCE_ROOT/common/helix.conf.example"
+installed "the examples' lib.sh" "$datadir/doc/helix/examples/lib.sh" \
+    "$SOURCE_ROOT/scripts/examples/lib.sh"
 installed "the bash completion" "$datadir/bash-completion/completions/helixctl" \
     "$SOURCE_ROOT/scripts/helixctl.bash-completion"
 
 unit=$dest$unitdir/helixd.service
 if grep -q "^ExecStart=$sbindir/helixd .*--worker $libexecdir/helix-worker\( \|$\)" \
     "$unit" 2>/dev/null
-then ok "the unit runs the installed helixd and helix-worker"
-else not_ok "the unit runs the installed helixd and helix-worker" \
+then hx_ok "the unit runs the installed helixd and helix-worker"
+else hx_fail "the unit runs the installed helixd and helix-worker" \
     "$(grep '^ExecStart=' "$unit" 2>&1)"
 fi
 if [ -f "$unit" ] && ! grep -q '@[A-Z_]*@' "$unit"
-then ok "the unit has no @PLACEHOLDER@ left"
-else not_ok "the unit has no @PLACEHOLDER@ left" "$(grep '@[A-Z_]*@' "$unit" 2>&1)"
+then hx_ok "the unit has no @PLACEHOLDER@ left"
+else hx_fail "the unit has no @PLACEHOLDER@ left" "$(grep '@[A-Z_]*@' "$unit" 2>&1)"
 fi
 
 # Nothing lands outside the prefix.
 (cd "$dest" && find . ! -type d) | sed 's|^\.||' | grep -v "^$PREFIX/" >"$tmp/out"
 if [ ! -s "$tmp/out" ]
-then ok "every file is under $PREFIX"
-else not_ok "every file is under $PREFIX" "outside:"
+then hx_ok "every file is under $PREFIX"
+else hx_fail "every file is under $PREFIX" "outside:"
 fi
 
-run "the installed helixctl runs" 0 "$dest$bindir/helixctl" -V
-run "the installed helixd runs" 0 "$dest$sbindir/helixd" --version
+hx_run "the installed helixctl runs" 0 "$dest$bindir/helixctl" -V
+hx_run "the installed helixd runs" 0 "$dest$sbindir/helixd" --version
 
 # ---- the installed helixd finds the installed helix-worker ---------------
 
@@ -158,43 +109,34 @@ case $sbindir:$libexecdir in
 *)
 	echo "# sbindir $sbindir and libexecdir $libexecdir are not PREFIX/sbin and"
 	echo "# PREFIX/libexec: helixd cannot find the worker as ../libexec; not run"
-	echo "$passed passed, $failed failed"
-	[ "$failed" = 0 ]
-	exit
+	hx_done
 	;;
 esac
 
+HELIXCTL=$dest$bindir/helixctl
 hx() {
-	"$dest$bindir/helixctl" -s "$sock" "$@"
+	"$HELIXCTL" -s "$sock" "$@"
 }
-( "$dest$sbindir/helixd" --socket "$sock" --state-dir "$tmp/state" --config '' \
-      >"$tmp/helixd.out" 2>"$tmp/helixd.err" </dev/null &
-  echo $! >"$tmp/helixd.pid"
-  wait $!
-  echo $? >"$tmp/helixd.rc" ) &
-if poll 10 hx ping; then
-	ok "the installed helixd starts, without --worker"
+if hx_start_daemon "$sock" helixd \
+    "$dest$sbindir/helixd" --socket "$sock" --state-dir "$tmp/state" --config ''
+then
+	hx_ok "the installed helixd starts, without --worker"
 else
-	not_ok "the installed helixd starts, without --worker" "$(cat "$tmp/helixd.err")"
-	echo "$passed passed, $failed failed"
-	exit 1
+	hx_fail "the installed helixd starts, without --worker" "$(cat "$tmp/helixd.err")"
+	hx_done
 fi
-run "helixctl -s SOCK get f: a session starts" 0 hx get f
+hx_run "helixctl -s SOCK get f: a session starts" 0 hx get f
 hx --json inspect f >"$tmp/inspect" 2>&1
 pid=$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' "$tmp/inspect")
 exe=$(readlink "/proc/${pid:-0}/exe" 2>/dev/null)
 want=$(cd "$dest$libexecdir" && pwd -P)/helix-worker
 if [ -n "$pid" ] && [ "$exe" = "$want" ]
-then ok "the worker is the installed helix-worker"
-else not_ok "the worker is the installed helix-worker" \
+then hx_ok "the worker is the installed helix-worker"
+else hx_fail "the worker is the installed helix-worker" \
     "pid ${pid:-none} runs ${exe:-nothing}, want $want"
 fi
-run "an apply through the installed programs" 0 hx add-node f a t 0 0
-run "shutdown" 0 hx shutdown
-if poll 15 test -f "$tmp/helixd.rc"
-then ok "helixd stops"
-else not_ok "helixd stops" "still running"
-fi
+hx_run "an apply through the installed programs" 0 hx add-node f a t 0 0
+hx_run "shutdown" 0 hx shutdown
+hx_stopped helixd
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+hx_done
