@@ -81,6 +81,7 @@ struct call {
 	uint32_t		 seq;		/* ours, on the worker channel */
 	bool			 sent;		/* written to the worker */
 	bool			 last;		/* the worker exits after it */
+	uint64_t		 committed;	/* apply: its w.update was seen */
 	uint64_t		 sent_us;
 	uint64_t		 started_us;
 	struct event		*ev_deadline;

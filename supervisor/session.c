@@ -121,6 +121,23 @@ call_fail(struct call *k, const struct proto_error *e)
 		rpc_stats_record(k->m, now_us() - k->started_us);
 }
 
+/* {"version": v} for an apply that is known to be committed; frees k. */
+static void
+call_reply_version(struct call *k, uint64_t v)
+{
+	msgpack_sbuffer	sb;
+	msgpack_packer	pk;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	proto_pack_result_begin(&pk, k->msgid);
+	msgpack_pack_map(&pk, 1);
+	proto_pack_key(&pk, "version");
+	msgpack_pack_uint64(&pk, v);
+	rpc_finish(k, &sb);
+	msgpack_sbuffer_destroy(&sb);
+}
+
 static void
 call_deadline(evutil_socket_t fd, short ev, void *arg)
 {
@@ -399,10 +416,16 @@ session_head_sent(struct session *s)
 	return NULL;
 }
 
+/*
+ * Fan an update out to every joined connection but the origin's; the
+ * origin call, when there is one, learns its version from the reply, or
+ * from its committed mark if the worker dies before replying.
+ */
 static void
 session_fanout(struct session *s, const msgpack_object *update,
-    struct client *origin)
+    struct call *oc)
 {
+	struct client	*origin = oc != NULL ? oc->c : NULL;
 	msgpack_sbuffer	 sb;
 	msgpack_packer	 pk;
 	struct member	*m;
@@ -415,6 +438,8 @@ session_fanout(struct session *s, const msgpack_object *update,
 	s->fanned = v;
 	if (v > s->version)
 		s->version = v;
+	if (oc != NULL)
+		oc->committed = v;
 	/* Encoded once, written to every joined connection but the origin. */
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
@@ -512,7 +537,8 @@ session_dispatch_worker(struct session *s, const msgpack_object *o)
 		    proto_param(msg.params, 0)->type == MSGPACK_OBJECT_MAP) {
 			k = session_head_sent(s);
 			session_fanout(s, proto_param(msg.params, 0),
-			    k != NULL && k->state != CALL_ABANDONED ? k->c : NULL);
+			    k != NULL && k->state != CALL_ABANDONED &&
+			    k->c != NULL ? k : NULL);
 			return;
 		}
 		goto bad;
@@ -575,16 +601,29 @@ resync_done(struct call *k, const msgpack_object *err,
 {
 	struct session		*s = k->s;
 	const msgpack_object	*ups;
-	uint32_t		 i;
+	uint32_t		 i, n;
+	bool			 complete = false;
 
 	ups = err == NULL ? proto_map_get(result, "updates") : NULL;
-	if (ups != NULL && ups->type == MSGPACK_OBJECT_ARRAY) {
+	if (err == NULL)
+		proto_get_bool(proto_map_get(result, "complete"), &complete);
+	if (ups != NULL && ups->type == MSGPACK_OBJECT_ARRAY && complete) {
 		for (i = 0; i < ups->via.array.size; i++) {
 			if (ups->via.array.ptr[i].type == MSGPACK_OBJECT_MAP)
 				session_fanout(s, &ups->via.array.ptr[i], NULL);
 		}
+	} else if (s->fanned < s->version) {
+		/*
+		 * History no longer reaches back to what the joined connections
+		 * last saw: rather than skip versions, unsubscribe them; they
+		 * join again (with since_version they get "resync": true).
+		 */
+		n = session_closed_notify(s, "closed");
+		log_event(HLOG_WARN, s->id, "session.resync_lost",
+		    " fanned=%llu version=%llu unsubscribed=%u",
+		    (unsigned long long)s->fanned,
+		    (unsigned long long)s->version, n);
 	}
-	/* Whatever history no longer holds is covered by a resync hint. */
 	if (s->fanned < s->version)
 		s->fanned = s->version;
 	call_free(k);
@@ -774,6 +813,16 @@ session_fail_calls(struct session *s, bool sent_only,
 	TAILQ_FOREACH_SAFE(k, &s->calls, entry, tk) {
 		if (k->state == CALL_LOCAL)
 			continue;
+		if (k->sent && k->committed != 0 && k->state != CALL_ABANDONED) {
+			/*
+			 * Its update was committed and fanned out to everyone
+			 * else before the worker died: the reply is the only way
+			 * this connection learns that version.
+			 */
+			session_unlink_call(s, k);
+			call_reply_version(k, k->committed);
+			continue;
+		}
 		if (k->sent) {
 			if (k->state != CALL_ABANDONED)
 				call_fail(k, &crashed);
