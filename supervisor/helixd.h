@@ -115,6 +115,7 @@ struct client {
 	char			**prefixes;	/* sys.subscribe filter, NULL = all */
 	size_t			 nprefixes;
 	char			 anon_id[PROTO_CLIENT_ID_MAX + 1];
+	uint64_t		 flush_gen;	/* session_flush's mark */
 };
 TAILQ_HEAD(client_list, client);
 
@@ -324,6 +325,8 @@ msgpack_packer *session_call_packer(struct call *, const char *method,
 	    uint32_t nparams, msgpack_sbuffer *);
 void	 session_stop(struct session *, const char *reason);
 void	 session_expect_exit(struct session *, const char *why);
+bool	 session_must_hold(struct session *, struct client *);
+void	 session_resume(struct session *);
 void	 session_kill_all(int sig);
 void	 session_member_add(struct session *, struct client *, const char *cid);
 void	 session_member_remove(struct member *, bool notify);

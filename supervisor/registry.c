@@ -51,9 +51,14 @@ void
 registry_gc(struct session *s)
 {
 	if (s == NULL || session_live(s) || s->nmembers != 0 ||
-	    !TAILQ_EMPTY(&s->calls) || s->state == S_FAILED ||
-	    s->state == S_RESTARTING || s->state == S_STARTING ||
-	    s->state == S_STOPPING || s->restarts != 0)
+	    !TAILQ_EMPTY(&s->calls) || s->state == S_RESTARTING ||
+	    s->state == S_STARTING || s->state == S_STOPPING)
+		return;
+	/* Remembered for the cool-down, and for the intensity window. */
+	if (s->state == S_FAILED && now_s() < s->failed_until)
+		return;
+	if (s->rs.n > 0 &&
+	    now_s() - s->rs.t[s->rs.n - 1] < (double)srv->cfg.max_seconds)
 		return;
 	registry_remove(s);
 }

@@ -286,7 +286,6 @@ rpc_flow_status(struct client *c, struct call *k, const msgpack_object *params,
 struct list_ctx {
 	msgpack_packer	*pk;
 	uint32_t	 n;
-	bool		 count_only;
 };
 
 static int
@@ -298,8 +297,7 @@ list_stored(void *arg, const char *id, uint64_t version, double at)
 
 	if (s != NULL && s->state != S_NONE && s->state != S_HIBERNATED)
 		return 0;	/* listed with the live ones */
-	if (!lc->count_only)
-		pack_stored_status(lc->pk, id, version, at);
+	pack_stored_status(lc->pk, id, version, at);
 	lc->n++;
 	return 0;
 }
@@ -311,8 +309,8 @@ rpc_flow_list(struct client *c, struct call *k, const msgpack_object *params,
 	const msgpack_object	*opt = proto_param(params, 0);
 	struct session		*t, *tt;
 	struct list_ctx		 lc = { 0 };
-	msgpack_sbuffer		 sb;
-	msgpack_packer		 pk;
+	msgpack_sbuffer		 sb, stored;
+	msgpack_packer		 pk, spk;
 	bool			 all = false;
 	uint32_t		 n = 0;
 
@@ -328,11 +326,20 @@ rpc_flow_list(struct client *c, struct call *k, const msgpack_object *params,
 		if (t->state != S_NONE && t->state != S_HIBERNATED)
 			n++;
 	}
+	/*
+	 * One walk of the store, packed aside while counting: workers in
+	 * other processes commit between two walks, and the array header
+	 * must match what follows it.
+	 */
+	msgpack_sbuffer_init(&stored);
+	msgpack_packer_init(&spk, &stored, msgpack_sbuffer_write);
 	if (all) {
-		lc.count_only = true;
-		if (master_store_list(list_stored, &lc) == -1)
+		lc.pk = &spk;
+		if (master_store_list(list_stored, &lc) != 0) {
+			msgpack_sbuffer_destroy(&stored);
 			return proto_error_set(e, PC_STORAGE_ERROR,
 			    "cannot list stored flows");
+		}
 	}
 	rpc_result_begin(k, &sb, &pk);
 	msgpack_pack_array(&pk, n + lc.n);
@@ -340,13 +347,8 @@ rpc_flow_list(struct client *c, struct call *k, const msgpack_object *params,
 		if (t->state != S_NONE && t->state != S_HIBERNATED)
 			session_pack_status(t, &pk);
 	}
-	if (all) {
-		/* Same walk, now packing; a count mismatch cannot happen on one thread. */
-		lc.count_only = false;
-		lc.pk = &pk;
-		lc.n = 0;
-		master_store_list(list_stored, &lc);
-	}
+	msgpack_sbuffer_write(&sb, stored.data, stored.size);
+	msgpack_sbuffer_destroy(&stored);
 	rpc_result_end(k, &sb);
 	return 0;
 }
@@ -383,6 +385,8 @@ delete_done(struct call *k, const msgpack_object *err,
 	bool		 deleted = false;
 
 	if (err != NULL) {
+		/* Nothing was erased and the worker lives on. */
+		session_resume(s);
 		rpc_relay(k, err, NULL);
 		return;
 	}
@@ -429,7 +433,7 @@ rpc_flow_delete(struct client *c, struct call *k, const msgpack_object *params,
 	k->done = delete_done;
 	k->last = true;		/* the worker exits after a delete */
 	/* Started just for this: it must not need to read the flow. */
-	if (!session_live(s) && s->state != S_RESTARTING)
+	if ((!session_live(s) || s->state == S_RESTARTING) && s->ncalls == 0)
 		s->no_restore = true;
 	session_call_packer(k, "w.delete", 0, &sb);
 	if (session_submit(s, k, &sb, e) == -1) {

@@ -97,7 +97,7 @@ rpc_stats_percentile(const struct method_stats *ms, double p)
 void
 rpc_reply(struct call *k, msgpack_sbuffer *sb)
 {
-	if (k->s != NULL && !TAILQ_EMPTY(&k->s->calls)) {
+	if (k->s != NULL && session_must_hold(k->s, k->c)) {
 		session_local_reply(k->s, k, sb);
 		return;
 	}
@@ -143,7 +143,7 @@ rpc_finish(struct call *k, const msgpack_sbuffer *sb)
 {
 	if (sb != NULL && k->c != NULL && k->want_reply)
 		client_reply_packed(k->c, sb);
-	if (k->m != NULL)
+	if (k->m != NULL && k->state != CALL_ABANDONED)	/* counted then */
 		rpc_stats_record(k->m, now_us() - k->started_us);
 	call_free(k);
 }

@@ -147,6 +147,14 @@ call_deadline(evutil_socket_t fd, short ev, void *arg)
 
 	proto_error_set(&e, PC_TIMEOUT, "flow %s did not answer within %u ms",
 	    s->id, srv->cfg.call_timeout_ms);
+	if (k->committed != 0) {
+		/* Its update was fanned out already: the reply is the version. */
+		session_unlink_call(s, k);
+		call_reply_version(k, k->committed);
+		session_flush(s);
+		registry_gc(s);
+		return;
+	}
 	if (k->on_timeout != NULL)	/* the method can still answer */
 		k->on_timeout(k);
 	else
@@ -244,23 +252,58 @@ session_local_reply(struct session *s, struct call *k, msgpack_sbuffer *sb)
 	session_flush(s);
 }
 
-/* Send held local replies that no longer wait for anything before them. */
+/*
+ * Send held local replies that no longer wait for anything.  Order is
+ * owed per connection: a held reply waits only for earlier calls of the
+ * same connection, never for another's or for the master's own (ping,
+ * resync, stop).  One pass, marking connections that still wait.
+ */
+static uint64_t flush_gen;
+
 static void
 session_flush(struct session *s)
 {
-	struct call *k, *tk;
+	struct call	*k, *tk;
+	uint64_t	 gen = ++flush_gen;
 
 	TAILQ_FOREACH_SAFE(k, &s->calls, entry, tk) {
-		if (k->state == CALL_ABANDONED)
+		if (k->state == CALL_ABANDONED || k->c == NULL)
 			continue;
-		if (k->state != CALL_LOCAL)
-			break;
+		if (k->state != CALL_LOCAL) {
+			k->c->flush_gen = gen;	/* later replies wait for it */
+			continue;
+		}
+		if (k->c->flush_gen == gen)
+			continue;
 		session_unlink_call(s, k);
-		if (k->c != NULL && k->want_reply && k->out != NULL)
+		if (k->want_reply && k->out != NULL)
 			client_send(k->c, k->out);
 		rpc_stats_record(k->m, now_us() - k->started_us);
 		call_free(k);
 	}
+}
+
+/* True when a reply for c on s must wait behind an earlier call of c. */
+bool
+session_must_hold(struct session *s, struct client *c)
+{
+	struct call *k;
+
+	if (c == NULL)
+		return false;
+	TAILQ_FOREACH(k, &s->calls, entry) {
+		if (k->c == c && k->state != CALL_ABANDONED)
+			return true;
+	}
+	return false;
+}
+
+/* After a failed w.delete the worker lives on: send what waited. */
+void
+session_resume(struct session *s)
+{
+	s->last_sent = false;
+	session_send_queued(s);
 }
 
 static void
@@ -474,6 +517,8 @@ session_hello(struct session *s, const struct proto_msg *msg)
 	    proto_get_uint(proto_map_get(h, "flow_version"), &version) == -1)
 		return -1;
 	s->version = version;
+	if (version < s->fanned)	/* erased meanwhile: numbering restarts */
+		s->fanned = version;
 	if (s->state == S_STARTING)
 		session_transition(s, S_RUNNING, "hello");
 	/*
@@ -502,11 +547,16 @@ session_answer(struct session *s, const struct proto_msg *msg)
 	}
 	session_unlink_call(s, k);
 	s->served++;
-	if (k->state == CALL_ABANDONED) {
-		call_free(k);
-	} else if (k->done != NULL) {
+	/*
+	 * A call its client gave up on still has effects on the session
+	 * (a delete: the worker exits; members are told): done runs with no
+	 * client to answer.
+	 */
+	if (k->done != NULL) {
 		k->done(k, proto_is_nil(msg->error) ? NULL : msg->error,
 		    msg->result);
+	} else if (k->state == CALL_ABANDONED) {
+		call_free(k);
 	} else {
 		rpc_relay(k, msg->error, msg->result);
 	}
@@ -538,7 +588,7 @@ session_dispatch_worker(struct session *s, const msgpack_object *o)
 			k = session_head_sent(s);
 			session_fanout(s, proto_param(msg.params, 0),
 			    k != NULL && k->state != CALL_ABANDONED &&
-			    k->c != NULL ? k : NULL);
+			    k->c != NULL && k->want_reply ? k : NULL);
 			return;
 		}
 		goto bad;
@@ -806,13 +856,26 @@ session_fail_calls(struct session *s, bool sent_only,
 {
 	struct proto_error	 crashed;
 	struct call		*k, *tk;
+	uint64_t		 gen = ++flush_gen;
 
 	proto_error_set(&crashed, PC_SESSION_CRASHED,
 	    "the session process of flow %s died while handling this request",
 	    s->id);
 	TAILQ_FOREACH_SAFE(k, &s->calls, entry, tk) {
-		if (k->state == CALL_LOCAL)
+		if (k->state == CALL_LOCAL) {
+			/*
+			 * In order: everything before it is answered by now,
+			 * unless a call of the same connection stays queued.
+			 */
+			if (k->c != NULL && k->c->flush_gen == gen)
+				continue;
+			session_unlink_call(s, k);
+			if (k->c != NULL && k->want_reply && k->out != NULL)
+				client_send(k->c, k->out);
+			rpc_stats_record(k->m, now_us() - k->started_us);
+			call_free(k);
 			continue;
+		}
 		if (k->sent && k->committed != 0 && k->state != CALL_ABANDONED) {
 			/*
 			 * Its update was committed and fanned out to everyone
@@ -827,6 +890,8 @@ session_fail_calls(struct session *s, bool sent_only,
 			if (k->state != CALL_ABANDONED)
 				call_fail(k, &crashed);
 		} else if (sent_only) {
+			if (k->c != NULL)	/* stays queued: later replies wait */
+				k->c->flush_gen = gen;
 			continue;
 		} else if (k->c != NULL) {
 			call_fail(k, queued_err);
@@ -866,7 +931,7 @@ session_stop(struct session *s, const char *reason)
 		session_fail_calls(s, false, &e);
 		if (s->state == S_RESTARTING)
 			session_transition(s, S_NONE, reason);
-		registry_gc(s);
+		/* The caller frees s (registry_gc) once it is done with it. */
 		return;
 	}
 	if (!session_live(s) || s->state == S_STOPPING)
