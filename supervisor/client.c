@@ -23,7 +23,8 @@
 static void	client_read_cb(struct bufferevent *, void *);
 static void	client_write_cb(struct bufferevent *, void *);
 static void	client_event_cb(struct bufferevent *, short, void *);
-static void	client_process(struct client *);
+static int	client_process(struct client *);
+static void	client_check_done(struct client *);
 
 const char *
 client_name(struct client *c)
@@ -61,7 +62,9 @@ reader_feed_evbuffer(struct proto_reader *rd, struct evbuffer *in)
 	size_t			total;
 	int			i, n;
 
-	while ((n = evbuffer_peek(in, -1, NULL, v, 8)) > 0) {
+	/* An empty buffer may still peek as one empty extent. */
+	while (evbuffer_get_length(in) > 0 &&
+	    (n = evbuffer_peek(in, -1, NULL, v, 8)) > 0) {
 		if (n > 8)
 			n = 8;
 		for (i = 0, total = 0; i < n; i++) {
@@ -70,6 +73,8 @@ reader_feed_evbuffer(struct proto_reader *rd, struct evbuffer *in)
 				return -1;
 			total += v[i].iov_len;
 		}
+		if (total == 0)
+			break;
 		evbuffer_drain(in, total);
 	}
 	return 0;
@@ -305,8 +310,8 @@ client_message(struct client *c, const msgpack_object *o)
 	}
 }
 
-/* Handle buffered messages, a bounded number per call. */
-static void
+/* Handle buffered messages, a bounded number per call; -1: c is gone. */
+static int
 client_process(struct client *c)
 {
 	struct evbuffer		*in = bufferevent_get_input(c->bev);
@@ -316,14 +321,17 @@ client_process(struct client *c)
 
 	if (reader_feed_evbuffer(c->rd, in) == -1) {
 		client_destroy(c, "out of memory");
-		return;
+		return -1;
 	}
+	c->drained = false;
 	for (i = 0; i < MSGS_PER_CALLBACK; i++) {
 		if (c->closing || c->paused)
 			break;
 		r = proto_reader_next(c->rd, &o, NULL, NULL);
-		if (r == PROTO_READ_MORE)
+		if (r == PROTO_READ_MORE) {
+			c->drained = true;	/* no whole message left */
 			break;
+		}
 		if (r != PROTO_READ_OBJECT) {
 			client_read_error(c, r);
 			break;
@@ -332,21 +340,51 @@ client_process(struct client *c)
 	}
 	if (c->closing) {
 		bufferevent_disable(c->bev, EV_READ);
-		c->paused_since_us = now_us();
-		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		if (c->paused_since_us != 0 || !c->dropped)
+			c->paused_since_us = now_us();
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
 			client_destroy(c, "closed by server");
-		return;
+			return -1;
+		}
+		return 0;
 	}
 	/* More whole messages may be buffered: come back on the next turn. */
 	if (i == MSGS_PER_CALLBACK && !c->paused)
 		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
 		    BEV_TRIG_DEFER_CALLBACKS);
+	return 0;
 }
 
 static void
 client_read_cb(struct bufferevent *bev, void *arg)
 {
-	client_process(arg);
+	struct client *c = arg;
+
+	if (client_process(c) == 0 && c->eof)
+		client_check_done(c);
+}
+
+/* A half-closed client goes once it has been answered and has read it. */
+static void
+client_check_done(struct client *c)
+{
+	struct member *m;
+
+	if (!c->eof || c->closing)
+		return;
+	while ((m = LIST_FIRST(&c->members)) != NULL) {
+		struct session *s = m->s;
+
+		session_member_remove(m, true);
+		registry_gc(s);
+	}
+	/* A partial message left at EOF can never complete: ignore it. */
+	if (LIST_EMPTY(&c->calls) && c->drained) {
+		c->closing = true;
+		c->paused_since_us = now_us();
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			client_destroy(c, "eof");
+	}
 }
 
 static void
@@ -363,9 +401,13 @@ client_write_cb(struct bufferevent *bev, void *arg)
 	if (c->paused && len <= srv->cfg.client_output_limit / 2) {
 		c->paused = false;
 		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-		bufferevent_enable(c->bev, EV_READ);
-		client_process(c);
+		if (!c->eof)
+			bufferevent_enable(c->bev, EV_READ);
+		if (client_process(c) == -1)
+			return;
 	}
+	if (c->eof)
+		client_check_done(c);
 }
 
 static void
@@ -374,7 +416,14 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct client *c = arg;
 
 	if (what & BEV_EVENT_EOF) {
-		client_destroy(c, "eof");
+		/*
+		 * The client shut down its writing side (printf ... | nc -U):
+		 * answer what it asked, then close.  It leaves its flows now.
+		 */
+		c->eof = true;
+		bufferevent_disable(c->bev, EV_READ);
+		if (client_process(c) == 0)
+			client_check_done(c);
 		return;
 	}
 	if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
@@ -390,6 +439,9 @@ client_tick(void)
 	uint64_t	 now = now_us();
 	uint64_t	 limit = (uint64_t)srv->cfg.slow_client_timeout * 1000000;
 
+	TAILQ_FOREACH_SAFE(c, &srv->clients, entry, tc) {
+		client_check_done(c);
+	}
 	TAILQ_FOREACH_SAFE(c, &srv->clients, entry, tc) {
 		if (c->closing && (c->paused_since_us == 0 ||
 		    now - c->paused_since_us > CLOSING_GRACE_US)) {

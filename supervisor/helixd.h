@@ -107,6 +107,8 @@ struct client {
 	pid_t			 pid;
 	bool			 closing;	/* close once output drained */
 	bool			 dropped;	/* over the hard cap: send nothing */
+	bool			 eof;		/* half-closed: answer, then go */
+	bool			 drained;	/* no whole message is buffered */
 	bool			 paused;	/* not reading: output too big */
 	uint64_t		 paused_since_us;
 	struct member_list	 members;

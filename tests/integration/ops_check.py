@@ -104,6 +104,31 @@ with tempfile.TemporaryDirectory() as d:
               "the old configuration stays after a bad file")
         check(p.poll() is None, "helixd still runs")
 
+        # A client that shuts down its writing side after pipelining
+        # (printf ... | nc -U) is answered, then the server closes.
+        h = socket.socket(socket.AF_UNIX)
+        h.connect(sock)
+        h.sendall(msgpack.packb([0, 1, "flow.get", ["r"]]) +
+                  msgpack.packb([0, 2, "sys.ping", []]) +
+                  msgpack.packb([0, 3, "flow.history", ["r", 0]]) +
+                  b"\x94\x00")          # and a message cut short
+        h.shutdown(socket.SHUT_WR)
+        hu, got, eof = msgpack.Unpacker(raw=False), {}, False
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            h.settimeout(max(0.01, deadline - time.monotonic()))
+            data = h.recv(65536)
+            if not data:
+                eof = True
+                break
+            hu.feed(data)
+            for o in hu:
+                got[o[1]] = o
+        check(sorted(got) == [1, 2, 3] and eof,
+              "a half-closed client gets every answer, then EOF (got %s, "
+              "eof %s)" % (sorted(got), eof))
+        h.close()
+
         # A second daemon on a live socket is refused.
         r = subprocess.run([HELIXD, "--config", "", "--socket", sock,
                             "--state-dir", state + "2", "--worker", WORKER],
