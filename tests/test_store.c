@@ -536,7 +536,7 @@ END_TEST
 
 START_TEST(test_crash)
 {
-	enum { N = 25 };
+	enum { N = 2 * STORE_SNAPSHOT_EVERY + 25 };
 	struct store *s;
 	struct flow *f;
 	pid_t pid;
@@ -578,7 +578,7 @@ START_TEST(test_crash)
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	    "child status %d", st);
 
-	s = open_store(0, 0, 100, 0);
+	s = open_store(0, 0, 1000, 0);
 	ck_assert_int_eq(store_reader_check(s, &dead), STORE_OK);
 	f = load(s, "crashy");
 	ck_assert_uint_eq(flow_version(f), N);
@@ -1757,6 +1757,568 @@ START_TEST(test_worker_concurrent)
 }
 END_TEST
 
+/* ---- periodic snapshots and the history delta ------------------------ */
+
+/* Put (val != NULL) or delete a raw value, bypassing store.c. */
+static void
+poke(const char *db, const void *key, size_t keylen, const void *val,
+    size_t len)
+{
+	char path[PATH_MAX];
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { keylen, (void *)(uintptr_t)key };
+	MDB_val v = { len, (void *)(uintptr_t)val };
+
+	ck_assert_int_lt(snprintf(path, sizeof(path), "%s/%s", tmpdir,
+	    STORE_DIRNAME), (int)sizeof(path));
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 4);
+	mdb_env_set_maxreaders(env, STORE_MAX_READERS_DEFAULT);
+	mdb_env_set_mapsize(env, STORE_MAP_SIZE_DEFAULT);
+	ck_assert_int_eq(mdb_env_open(env, path, 0, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, db, 0, &dbi), 0);
+	if (val != NULL)
+		ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	else
+		ck_assert_int_eq(mdb_del(txn, dbi, &k, NULL), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+static size_t
+history_key(unsigned char *kb, const char *id, uint64_t version)
+{
+	size_t len = strlen(id);
+
+	memcpy(kb, id, len);
+	kb[len] = '\0';
+	for (int i = 7; i >= 0; i--) {
+		kb[len + 1 + (size_t)i] = (unsigned char)(version & 0xff);
+		version >>= 8;
+	}
+	return len + 1 + 8;
+}
+
+static void
+poke_history(const char *id, uint64_t version, const void *val, size_t len)
+{
+	unsigned char kb[PROTO_FLOW_ID_MAX + 9];
+
+	poke("history", kb, history_key(kb, id, version), val, len);
+}
+
+/*
+ * What the raw databases hold for a flow: the history entries (consecutive
+ * from first) and the snapshot's version.  Read in a child process: LMDB
+ * forbids a second open of an environment the test may hold open.
+ */
+static void raw_state1(const char *, uint64_t *, uint64_t *, bool *,
+    uint64_t *);
+
+static void
+raw_state(const char *id, uint64_t *first, uint64_t *count, bool *has_snap,
+    uint64_t *snap_version)
+{
+	struct { uint64_t first, count, sv; bool has; } r;
+	pid_t pid;
+	int p[2], st;
+
+	ck_assert_int_eq(pipe(p), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(p[0]);
+		memset(&r, 0, sizeof(r));
+		raw_state1(id, &r.first, &r.count, &r.has, &r.sv);
+		_exit(write(p[1], &r, sizeof(r)) == sizeof(r) ? 0 : 1);
+	}
+	close(p[1]);
+	ck_assert_int_eq(read(p[0], &r, sizeof(r)), sizeof(r));
+	close(p[0]);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_int_eq(st, 0);
+	*first = r.first;
+	*count = r.count;
+	*has_snap = r.has;
+	*snap_version = r.sv;
+}
+
+static void
+raw_state1(const char *id, uint64_t *first, uint64_t *count, bool *has_snap,
+    uint64_t *snap_version)
+{
+	char path[PATH_MAX];
+	unsigned char kb[PROTO_FLOW_ID_MAX + 9];
+	size_t len = strlen(id);
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi h, sn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	ck_assert_int_lt(snprintf(path, sizeof(path), "%s/%s", tmpdir,
+	    STORE_DIRNAME), (int)sizeof(path));
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 4);
+	mdb_env_set_maxreaders(env, STORE_MAX_READERS_DEFAULT);
+	ck_assert_int_eq(mdb_env_open(env, path, MDB_RDONLY, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "history", 0, &h), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "snapshots", 0, &sn), 0);
+	*first = 0;
+	*count = 0;
+	ck_assert_int_eq(mdb_cursor_open(txn, h, &c), 0);
+	k.mv_data = kb;
+	k.mv_size = history_key(kb, id, 0);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		const unsigned char *p = k.mv_data;
+		uint64_t ver = 0;
+
+		if (k.mv_size != len + 9 || memcmp(p, id, len + 1) != 0)
+			break;
+		for (int i = 0; i < 8; i++)
+			ver = (ver << 8) | p[len + 1 + (size_t)i];
+		if (*count == 0)
+			*first = ver;
+		ck_assert_uint_eq(ver, *first + *count);
+		(*count)++;
+	}
+	mdb_cursor_close(c);
+	k.mv_data = (void *)(uintptr_t)id;
+	k.mv_size = len;
+	rc = mdb_get(txn, sn, &k, &v);
+	*has_snap = rc == 0;
+	*snap_version = 0;
+	if (rc == 0) {
+		struct obj ob;
+
+		obj_from_bytes(&ob, v.mv_data, v.mv_size);
+		*snap_version = get_uint(ob.o, "version");
+		obj_free(&ob);
+	}
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+}
+
+/* The i-th change of a test flow: mostly nodes, a title now and then. */
+static void
+nth_ops(struct obj *ops, int i)
+{
+	char id[32];
+
+	if (i % 7 == 3) {
+		snprintf(id, sizeof(id), "title %d", i);
+		ops_set_title(ops, id);
+	} else {
+		snprintf(id, sizeof(id), "n%d", i);
+		ops_add_node(ops, id, (size_t)(i % 5) * 10);
+	}
+}
+
+static int
+commit_nth(struct store *s, struct flow *f, int i)
+{
+	struct obj ops;
+	int rc;
+
+	nth_ops(&ops, i);
+	rc = commit(s, f, ops.o, "alice");
+	obj_free(&ops);
+	return rc;
+}
+
+/* The same change in memory only. */
+static void
+apply_nth(struct flow *f, int i)
+{
+	struct proto_error e;
+	struct obj ops;
+
+	nth_ops(&ops, i);
+	memset(&e, 0, sizeof(e));
+	ck_assert_int_eq(flow_apply(f, ops.o, &limits, &e), 0);
+	obj_free(&ops);
+}
+
+START_TEST(test_snapshot_interval)
+{
+	static const int counts[] = { 1, STORE_SNAPSHOT_EVERY - 1,
+	    STORE_SNAPSHOT_EVERY, STORE_SNAPSHOT_EVERY + 1,
+	    3 * STORE_SNAPSHOT_EVERY + 5 };
+	struct store *s;
+	struct flow *f[5], *g;
+	uint64_t first, count, sv;
+	bool has;
+	char id[5][16];
+
+	s = open_store(0, 0, 1000, 0);
+	for (int c = 0; c < 5; c++) {
+		snprintf(id[c], sizeof(id[c]), "snap-%d", counts[c]);
+		f[c] = load(s, id[c]);
+		for (int i = 0; i < counts[c]; i++)
+			ck_assert_int_eq(commit_nth(s, f[c], i), STORE_OK);
+		/* reloaded in the same process too */
+		g = load(s, id[c]);
+		assert_same_flow(f[c], g);
+		flow_destroy(g);
+	}
+	store_close(s);
+
+	s = open_store(0, 0, 1000, 0);
+	for (int c = 0; c < 5; c++) {
+		uint64_t n = (uint64_t)counts[c];
+
+		g = load(s, id[c]);
+		ck_assert_uint_eq(flow_version(g), n);
+		assert_same_flow(f[c], g);
+		flow_destroy(g);
+		/* a snapshot every STORE_SNAPSHOT_EVERY versions only */
+		raw_state(id[c], &first, &count, &has, &sv);
+		ck_assert_uint_eq(first, 1);
+		ck_assert_uint_eq(count, n);
+		ck_assert(has == (n >= STORE_SNAPSHOT_EVERY));
+		ck_assert_uint_eq(sv, n - n % STORE_SNAPSHOT_EVERY);
+		check_history(s, id[c], 0, (uint32_t)n, 1, true);
+		/* and commits go on from a restored flow */
+		g = load(s, id[c]);
+		ck_assert_int_eq(commit_nth(s, g, counts[c]), STORE_OK);
+		apply_nth(f[c], counts[c]);
+		assert_same_flow(f[c], g);
+		flow_destroy(g);
+		g = load(s, id[c]);
+		assert_same_flow(f[c], g);
+		flow_destroy(g);
+		flow_destroy(f[c]);
+	}
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_snapshot_trim)
+{
+	/* short history: trimming keeps every entry restore needs */
+	enum { N = 3 * STORE_SNAPSHOT_EVERY + 5 };
+	static const unsigned hls[] = { 0, 3, 10 };
+	struct store *s;
+	struct flow *f, *g;
+	uint64_t first, count, sv, v, upto;
+	bool has;
+
+	for (int h = 0; h < 3; h++) {
+		unsigned hl = hls[h];
+		uint32_t want;
+
+		s = open_store(0, 0, hl, 0);
+		f = load(s, "trim");
+		for (int i = 0; i < N; i++) {
+			ck_assert_int_eq(commit_nth(s, f, i), STORE_OK);
+			raw_state("trim", &first, &count, &has, &sv);
+			v = (uint64_t)i + 1;
+			ck_assert(has == (v >= STORE_SNAPSHOT_EVERY));
+			ck_assert_uint_eq(sv, v - v % STORE_SNAPSHOT_EVERY);
+			/* entries after the snapshot, at least hl of them */
+			upto = v > hl ? v - hl : 0;
+			if (upto > sv)
+				upto = sv;
+			ck_assert_uint_eq(count, v - upto);
+			if (count > 0)
+				ck_assert_uint_eq(first, upto + 1);
+			if (i % 17 == 0 || i == N - 1) {
+				store_close(s);
+				s = open_store(0, 0, hl, 0);
+				g = load(s, "trim");
+				assert_same_flow(f, g);
+				flow_destroy(g);
+			}
+		}
+		/* flow.history answers history_length, no more */
+		want = hl;
+		check_history(s, "trim", 0, want, N - want + 1, want == N);
+		check_history(s, "trim", N - 1, hl > 0 ? 1 : 0,
+		    N, hl > 0);
+		flow_destroy(f);
+		ck_assert_int_eq(store_delete(s, "trim", &has), STORE_OK);
+		ck_assert(has);
+		raw_state("trim", &first, &count, &has, &sv);
+		ck_assert_uint_eq(count, 0);
+		ck_assert(!has);
+		store_close(s);
+	}
+}
+END_TEST
+
+/* A flow at 3N + 5 with snapshot 3N, reopened after a poke: corrupt. */
+static void
+expect_corrupt_after(void (*damage)(void), const char *what)
+{
+	enum { N = 3 * STORE_SNAPSHOT_EVERY + 5 };
+	struct store *s = open_store(0, 0, 1000, 0);
+	struct flow *f = load(s, "dmg");
+	bool existed;
+	int rc;
+
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(commit_nth(s, f, i), STORE_OK);
+	flow_destroy(f);
+	store_close(s);
+	damage();
+	s = open_store(0, 0, 1000, 0);
+	rc = store_load(s, "dmg", &limits, &f);
+	ck_assert_msg(rc == STORE_CORRUPT, "%s: got %d (%s)", what, rc,
+	    store_errmsg(s));
+	ck_assert_ptr_null(f);
+	ck_assert_int_eq(store_delete(s, "dmg", &existed), STORE_OK);
+	store_close(s);
+}
+
+static void
+dmg_gap(void)
+{
+	poke_history("dmg", 3 * STORE_SNAPSHOT_EVERY + 2, NULL, 0);
+}
+
+static void
+dmg_last(void)
+{
+	/* meta is ahead of history */
+	poke_history("dmg", 3 * STORE_SNAPSHOT_EVERY + 5, NULL, 0);
+}
+
+static void
+dmg_garbage(void)
+{
+	poke_history("dmg", 3 * STORE_SNAPSHOT_EVERY + 1, "\xc1", 1);
+}
+
+static void
+dmg_not_update(void)
+{
+	poke_history("dmg", 3 * STORE_SNAPSHOT_EVERY + 1, "\x81\xa1x\x01", 4);
+}
+
+static void
+dmg_wrong_version(void)
+{
+	struct obj ops;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	ops_set_title(&ops, "v");
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	store_pack_update(&pk, 7, ops.o, NULL, 0);
+	poke_history("dmg", 3 * STORE_SNAPSHOT_EVERY + 1, sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	obj_free(&ops);
+}
+
+static void
+dmg_fails(void)
+{
+	/* adds a node that the snapshot already has */
+	struct obj ops;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	ops_add_node(&ops, "n0", 0);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	store_pack_update(&pk, 3 * STORE_SNAPSHOT_EVERY + 1, ops.o, NULL, 0);
+	poke_history("dmg", 3 * STORE_SNAPSHOT_EVERY + 1, sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	obj_free(&ops);
+}
+
+static void
+dmg_beyond(void)
+{
+	/* an entry after meta's version */
+	struct obj ops;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	ops_set_title(&ops, "late");
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	store_pack_update(&pk, 3 * STORE_SNAPSHOT_EVERY + 6, ops.o, NULL, 0);
+	poke_history("dmg", 3 * STORE_SNAPSHOT_EVERY + 6, sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	obj_free(&ops);
+}
+
+static void
+dmg_no_snapshot(void)
+{
+	poke("snapshots", "dmg", 3, NULL, 0);
+}
+
+START_TEST(test_history_corrupt)
+{
+	struct store *s;
+	struct flow *f;
+
+	expect_corrupt_after(dmg_gap, "a gap");
+	expect_corrupt_after(dmg_last, "the last entry missing");
+	expect_corrupt_after(dmg_garbage, "an entry that is not msgpack");
+	expect_corrupt_after(dmg_not_update, "an entry that is no update");
+	expect_corrupt_after(dmg_wrong_version, "an entry's own version");
+	expect_corrupt_after(dmg_fails, "an entry that does not apply");
+	expect_corrupt_after(dmg_beyond, "an entry after meta");
+	expect_corrupt_after(dmg_no_snapshot, "the snapshot missing");
+
+	/* before the first snapshot: the first entry missing */
+	s = open_store(0, 0, 1000, 0);
+	f = load(s, "early");
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(commit_nth(s, f, i), STORE_OK);
+	flow_destroy(f);
+	store_close(s);
+	poke_history("early", 1, NULL, 0);
+	s = open_store(0, 0, 1000, 0);
+	ck_assert_int_eq(store_load(s, "early", &limits, &f), STORE_CORRUPT);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_snapshot_compat)
+{
+	/* a meta without "snapshot" (every apply used to write one) */
+	struct store *s = open_store(0, 0, 1000, 0);
+	struct flow *f = load(s, "old"), *g;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	for (int i = 0; i < STORE_SNAPSHOT_EVERY; i++)
+		ck_assert_int_eq(commit_nth(s, f, i), STORE_OK);
+	store_close(s);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 2);
+	proto_pack_key(&pk, "version");
+	msgpack_pack_uint64(&pk, STORE_SNAPSHOT_EVERY);
+	proto_pack_key(&pk, "updated_at");
+	msgpack_pack_double(&pk, 1.5);
+	poke("meta", "old", 3, sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+
+	s = open_store(0, 0, 1000, 0);
+	g = load(s, "old");
+	assert_same_flow(f, g);
+	flow_destroy(g);
+	for (int i = STORE_SNAPSHOT_EVERY; i < STORE_SNAPSHOT_EVERY + 10; i++)
+		ck_assert_int_eq(commit_nth(s, f, i), STORE_OK);
+	store_close(s);
+	s = open_store(0, 0, 1000, 0);
+	g = load(s, "old");
+	assert_same_flow(f, g);
+	flow_destroy(g);
+	flow_destroy(f);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_snapshot_diverged)
+{
+	/*
+	 * A commit that does not follow the stored version (memory and disk
+	 * apart) writes a full snapshot and drops the entries after it.
+	 */
+	struct store *s = open_store(0, 0, 1000, 0);
+	struct flow *f = load(s, "div"), *stale, *g;
+	uint64_t first, count, sv;
+	bool has;
+
+	for (int i = 0; i < STORE_SNAPSHOT_EVERY + 6; i++)
+		ck_assert_int_eq(commit_nth(s, f, i), STORE_OK);
+	stale = load(s, "div");
+	for (int i = STORE_SNAPSHOT_EVERY + 6; i < STORE_SNAPSHOT_EVERY + 11;
+	    i++)
+		ck_assert_int_eq(commit_nth(s, f, i), STORE_OK);
+	commit_title(s, stale, "stale");
+	raw_state("div", &first, &count, &has, &sv);
+	ck_assert(has);
+	ck_assert_uint_eq(sv, STORE_SNAPSHOT_EVERY + 7);
+	ck_assert_uint_eq(first + count - 1, STORE_SNAPSHOT_EVERY + 7);
+	g = load(s, "div");
+	assert_same_flow(stale, g);
+	flow_destroy(g);
+	/* and deltas again after that */
+	commit_title(s, stale, "on");
+	store_close(s);
+	s = open_store(0, 0, 1000, 0);
+	g = load(s, "div");
+	assert_same_flow(stale, g);
+	flow_destroy(g);
+	flow_destroy(stale);
+	flow_destroy(f);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_crash_kill)
+{
+	/*
+	 * A child commits and reports each acknowledged version on a pipe;
+	 * SIGKILL lands at some point between commits or inside one.  The
+	 * reopened flow holds at least every acknowledged change and is the
+	 * same document as the same changes applied in memory.
+	 */
+	struct store *s;
+	struct flow *f, *want;
+	uint64_t acked = 0, v;
+	pid_t pid;
+	int p[2], st;
+
+	s = open_store(0, 0, 10, 0);
+	store_close(s);
+	ck_assert_int_eq(pipe(p), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct store_opts o;
+		char err[256];
+
+		close(p[0]);
+		store_opts_default(&o);
+		o.history_length = 10;
+		if (store_open(&s, tmpdir, &o, err, sizeof(err)) != STORE_OK ||
+		    store_load(s, "killed", &limits, &f) != STORE_OK)
+			_exit(10);
+		for (int i = 0;; i++) {
+			if (commit_nth(s, f, i) != STORE_OK)
+				_exit(12);
+			v = flow_version(f);
+			if (write(p[1], &v, sizeof(v)) != sizeof(v))
+				_exit(13);
+		}
+	}
+	close(p[1]);
+	while (acked < 2 * STORE_SNAPSHOT_EVERY + 37 &&
+	    read(p[0], &v, sizeof(v)) == sizeof(v))
+		acked = v;
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFSIGNALED(st));
+	close(p[0]);
+
+	s = open_store(0, 0, 10, 0);
+	f = load(s, "killed");
+	ck_assert_uint_ge(flow_version(f), acked);
+	want = flow_create("killed", 6);
+	for (int i = 0; flow_version(want) < flow_version(f); i++)
+		apply_nth(want, i);
+	assert_same_flow(want, f);
+	flow_destroy(want);
+	flow_destroy(f);
+	store_close(s);
+}
+END_TEST
+
 static void
 unit_setup(void)
 {
@@ -1782,6 +2344,12 @@ store_suite(void)
 	tcase_add_test(tc, test_list_rdonly);
 	tcase_add_test(tc, test_corrupt);
 	tcase_add_test(tc, test_resized);
+	tcase_add_test(tc, test_snapshot_interval);
+	tcase_add_test(tc, test_snapshot_trim);
+	tcase_add_test(tc, test_history_corrupt);
+	tcase_add_test(tc, test_snapshot_compat);
+	tcase_add_test(tc, test_snapshot_diverged);
+	tcase_add_test(tc, test_crash_kill);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(tw, unit_setup, tmp_teardown);

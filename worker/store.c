@@ -5,7 +5,9 @@
  * MDB_MAP_RESIZED at mdb_txn_begin (another process grew the map) adopts the
  * new size; MDB_MAP_FULL anywhere in the transaction aborts it, doubles the
  * map and runs the whole transaction again.  The values are encoded before
- * the transaction starts, so a retry costs only the puts.
+ * the transaction starts (a due snapshot too, when the snapshot version of
+ * the flow is known from its last load or commit), so a retry costs only
+ * the puts.
  */
 #include <sys/stat.h>
 
@@ -29,6 +31,15 @@
 #define STORE_KEY_MAX		(PROTO_FLOW_ID_MAX + 1 + 8)
 #define STORE_SBUF_KEEP		((size_t)4 << 20) /* keep a smaller buffer */
 #define STORE_META_DEPTH	4
+#define STORE_META_MAX		128	/* bytes of an encoded meta value */
+
+/*
+ * A snapshot is written by the apply that reaches STORE_SNAPSHOT_EVERY
+ * (store.h) versions past the stored snapshot (none: version 0); the
+ * applies in between store only their history entry, the delta.
+ * store_load replays the entries after the snapshot, fewer than
+ * STORE_SNAPSHOT_EVERY.
+ */
 
 struct store {
 	MDB_env		*env;
@@ -39,6 +50,14 @@ struct store {
 	size_t		 map_max;
 	unsigned int	 history_length;
 	msgpack_sbuffer	 snap;		/* the snapshot being committed */
+	/*
+	 * The snapshot version last seen for one flow (store_load, commits),
+	 * so store_commit_apply can encode a due snapshot before its write
+	 * transaction.  Only a hint: the transaction decides from meta.
+	 */
+	bool		 hint_ok;
+	uint64_t	 hint_snap;
+	char		 hint_id[PROTO_FLOW_ID_MAX + 1];
 	char		 err[512];
 };
 
@@ -64,7 +83,7 @@ sbuf_write(void *data, const char *buf, size_t len)
 
 /* A writer into a small fixed buffer. */
 struct fixbuf {
-	char	 buf[64];
+	char	 buf[STORE_META_MAX];
 	size_t	 len;
 	bool	 failed;
 };
@@ -196,10 +215,17 @@ value_unpack(const MDB_val *v, unsigned depth, msgpack_unpacked *res)
 	return 0;
 }
 
+/*
+ * meta: {"version", "updated_at", "snapshot"}; "snapshot" is the version of
+ * the stored snapshot (0: none, the flow starts empty).  A meta without it
+ * (written before snapshots became periodic) has its snapshot at "version".
+ */
 static int
-meta_decode(const MDB_val *v, uint64_t *version, double *updated_at)
+meta_decode(const MDB_val *v, uint64_t *version, double *updated_at,
+    uint64_t *snapshot)
 {
 	msgpack_unpacked res;
+	const msgpack_object *o;
 	int rc = 0;
 
 	if (value_unpack(v, STORE_META_DEPTH, &res) != 0)
@@ -208,8 +234,24 @@ meta_decode(const MDB_val *v, uint64_t *version, double *updated_at)
 	    proto_get_double(proto_map_get(&res.data, "updated_at"),
 	    updated_at) != 0)
 		rc = -1;
+	else if (snapshot != NULL) {
+		o = proto_map_get(&res.data, "snapshot");
+		if (o == NULL)
+			*snapshot = *version;
+		else if (proto_get_uint(o, snapshot) != 0 ||
+		    *snapshot > *version)
+			rc = -1;
+	}
 	msgpack_unpacked_destroy(&res);
 	return rc;
+}
+
+static void
+hint_set(struct store *s, const char *flow_id, uint64_t snapshot)
+{
+	snprintf(s->hint_id, sizeof(s->hint_id), "%s", flow_id);
+	s->hint_snap = snapshot;
+	s->hint_ok = true;
 }
 
 void
@@ -559,64 +601,44 @@ history_trim(struct store *s, MDB_txn *txn, const char *flow_id,
 
 /* ---- applies -------------------------------------------------------- */
 
-struct apply_arg {
-	const char	*flow_id;
-	uint64_t	 version;
-	const void	*update;
-	size_t		 updatelen;
-	MDB_val		 metaval;
-};
-
+/* Delete this flow's history entries with version > after. */
 static int
-apply_txn(struct store *s, MDB_txn *txn, void *arg)
+history_trim_above(struct store *s, MDB_txn *txn, const char *flow_id,
+    uint64_t after)
 {
-	struct apply_arg *a = arg;
 	unsigned char kb[STORE_KEY_MAX];
+	MDB_cursor *c;
 	MDB_val k, v;
+	uint64_t ver;
 	int rc;
 
-	k = skey(a->flow_id);
-	v.mv_data = s->snap.data;
-	v.mv_size = s->snap.size;
-	if ((rc = mdb_put(txn, s->snapshots, &k, &v, 0)) != 0)
+	if (after == UINT64_MAX)
+		return 0;
+	if ((rc = mdb_cursor_open(txn, s->history, &c)) != 0)
 		return rc;
-	if (s->history_length > 0) {
-		k = hkey(kb, a->flow_id, a->version);
-		v.mv_data = (void *)(uintptr_t)a->update;
-		v.mv_size = a->updatelen;
-		if ((rc = mdb_put(txn, s->history, &k, &v, 0)) != 0)
-			return rc;
+	for (;;) {
+		k = hkey(kb, flow_id, after + 1);
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		if (rc == MDB_NOTFOUND) {
+			rc = 0;
+			break;
+		}
+		if (rc != 0 || !hkey_match(&k, flow_id, &ver))
+			break;
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
 	}
-	/* history_length 0 keeps nothing: trim through this version. */
-	if (a->version > s->history_length &&
-	    (rc = history_trim(s, txn, a->flow_id,
-	    a->version - s->history_length, NULL)) != 0)
-		return rc;
-	k = skey(a->flow_id);
-	return mdb_put(txn, s->meta, &k, &a->metaval, 0);
+	mdb_cursor_close(c);
+	return rc;
 }
 
-int
-store_commit_apply(struct store *s, const struct flow *f, const void *update,
-    size_t updatelen, double updated_at)
+/* flow_pack(f) into s->snap, sized once (flow_encoded_size is exact). */
+static int
+snap_encode(struct store *s, const struct flow *f)
 {
 	struct sbuf_writer w = { &s->snap, false };
-	struct apply_arg a;
 	msgpack_packer pk;
-	struct fixbuf mb = { .len = 0, .failed = false };
-	int rc;
 
-	a.flow_id = flow_id(f);
-	a.version = flow_version(f);
-	a.update = update;
-	a.updatelen = updatelen;
-	if (!key_valid(a.flow_id))
-		return store_fail(s, STORE_ERROR, "invalid flow id");
-
-	/*
-	 * Encoded outside the transaction, which holds the writer lock of
-	 * every process; sized once (flow_encoded_size is exact).
-	 */
 	s->snap.size = 0;
 	if (s->snap.alloc < flow_encoded_size(f) &&
 	    flow_encoded_size(f) < SIZE_MAX) {
@@ -624,30 +646,158 @@ store_commit_apply(struct store *s, const struct flow *f, const void *update,
 		char *p = realloc(s->snap.data, need);
 
 		if (p == NULL)
-			return store_fail(s, STORE_ERROR,
-			    "out of memory for a %zu-byte snapshot", need);
+			return -1;
 		s->snap.data = p;
 		s->snap.alloc = need;
 	}
 	msgpack_packer_init(&pk, &w, sbuf_write);
 	flow_pack(f, &pk);
-	if (w.failed)
-		return store_fail(s, STORE_ERROR,
-		    "out of memory encoding the snapshot");
+	return w.failed ? -1 : 0;
+}
 
-	/* meta is tiny: a fixed buffer */
+struct apply_arg {
+	const struct flow *f;
+	const char	*flow_id;
+	uint64_t	 version;
+	const void	*update;
+	size_t		 updatelen;
+	double		 updated_at;
+	bool		 encoded;	/* s->snap holds flow_pack(f) */
+	uint64_t	 snapshot;	/* out: the stored snapshot's version */
+};
+
+static int
+apply_txn(struct store *s, MDB_txn *txn, void *arg)
+{
+	struct apply_arg *a = arg;
+	unsigned char kb[STORE_KEY_MAX];
+	struct fixbuf mb = { .len = 0, .failed = false };
+	msgpack_packer pk;
+	MDB_val k, v;
+	uint64_t prev = 0, snap = 0, upto;
+	double at;
+	bool has_meta, fresh, write_snap;
+	int rc;
+
+	/*
+	 * The stored state this commit extends.  When it is not version - 1
+	 * (no meta but version > 1, a meta that does not decode, memory and
+	 * disk apart), history cannot carry it: write a full snapshot and
+	 * drop any entry from after it, so restore never replays a stale
+	 * entry.
+	 */
+	k = skey(a->flow_id);
+	rc = mdb_get(txn, s->meta, &k, &v);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	has_meta = rc == 0;
+	if (!has_meta)
+		fresh = a->version != 1;
+	else if (meta_decode(&v, &prev, &at, &snap) != 0)
+		fresh = true;
+	else
+		fresh = prev + 1 != a->version;
+	write_snap = fresh || a->version - snap >= STORE_SNAPSHOT_EVERY;
+
+	k = skey(a->flow_id);
+	if (write_snap) {
+		if (!a->encoded) {
+			/* the hint missed: encode under the writer lock */
+			if (snap_encode(s, a->f) != 0)
+				return ENOMEM;
+			a->encoded = true;
+		}
+		v.mv_data = s->snap.data;
+		v.mv_size = s->snap.size;
+		if ((rc = mdb_put(txn, s->snapshots, &k, &v, 0)) != 0)
+			return rc;
+		snap = a->version;
+	} else if (!has_meta) {
+		/* a first commit: the flow starts empty, nothing before it */
+		rc = mdb_del(txn, s->snapshots, &k, NULL);
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			return rc;
+		snap = 0;
+	}
+	if ((fresh || !has_meta) &&
+	    (rc = history_trim_above(s, txn, a->flow_id, a->version)) != 0)
+		return rc;
+
+	/* The delta; history_length 0 needs it only until a snapshot. */
+	if (s->history_length > 0 || snap != a->version) {
+		k = hkey(kb, a->flow_id, a->version);
+		v.mv_data = (void *)(uintptr_t)a->update;
+		v.mv_size = a->updatelen;
+		if ((rc = mdb_put(txn, s->history, &k, &v, 0)) != 0)
+			return rc;
+	}
+	/*
+	 * Trim what history_length no longer asks for, but never an entry
+	 * after the snapshot: restore replays those.
+	 */
+	upto = a->version > s->history_length ?
+	    a->version - s->history_length : 0;
+	if (upto > snap)
+		upto = snap;
+	if (upto > 0 &&
+	    (rc = history_trim(s, txn, a->flow_id, upto, NULL)) != 0)
+		return rc;
+
 	msgpack_packer_init(&pk, &mb, fixbuf_write);
-	msgpack_pack_map(&pk, 2);
+	msgpack_pack_map(&pk, 3);
 	proto_pack_key(&pk, "version");
-	msgpack_pack_uint64(&pk, a.version);
+	msgpack_pack_uint64(&pk, a->version);
 	proto_pack_key(&pk, "updated_at");
-	msgpack_pack_double(&pk, updated_at);
+	msgpack_pack_double(&pk, a->updated_at);
+	proto_pack_key(&pk, "snapshot");
+	msgpack_pack_uint64(&pk, snap);
 	if (mb.failed)
-		return store_fail(s, STORE_ERROR, "meta does not fit");
-	a.metaval.mv_data = mb.buf;
-	a.metaval.mv_size = mb.len;
+		return EOVERFLOW;
+	k = skey(a->flow_id);
+	v.mv_data = mb.buf;
+	v.mv_size = mb.len;
+	if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != 0)
+		return rc;
+	a->snapshot = snap;
+	return 0;
+}
+
+int
+store_commit_apply(struct store *s, const struct flow *f, const void *update,
+    size_t updatelen, double updated_at)
+{
+	struct apply_arg a;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	a.f = f;
+	a.flow_id = flow_id(f);
+	a.version = flow_version(f);
+	a.update = update;
+	a.updatelen = updatelen;
+	a.updated_at = updated_at;
+	if (!key_valid(a.flow_id))
+		return store_fail(s, STORE_ERROR, "invalid flow id");
+
+	/*
+	 * A snapshot that is due is encoded outside the transaction, which
+	 * holds the writer lock of every process.
+	 */
+	if (s->hint_ok && strcmp(s->hint_id, a.flow_id) == 0 &&
+	    a.version > s->hint_snap &&
+	    a.version - s->hint_snap >= STORE_SNAPSHOT_EVERY) {
+		if (snap_encode(s, f) != 0)
+			return store_fail(s, STORE_ERROR,
+			    "out of memory encoding a %ju-byte snapshot",
+			    (uintmax_t)flow_encoded_size(f));
+		a.encoded = true;
+	}
 
 	rc = store_write(s, "commit", apply_txn, &a);
+	if (rc == STORE_OK)
+		hint_set(s, a.flow_id, a.snapshot);
+	else
+		s->hint_ok = false;
 	if (s->snap.alloc > STORE_SBUF_KEEP) {
 		msgpack_sbuffer_destroy(&s->snap);
 		msgpack_sbuffer_init(&s->snap);
@@ -668,6 +818,73 @@ store_sync(struct store *s)
 
 /* ---- reads ---------------------------------------------------------- */
 
+/*
+ * Replay the history entries after f's version onto f, in order, each of
+ * them exactly the next version; what restore does after the snapshot.
+ */
+static int
+history_replay(struct store *s, MDB_txn *txn, const char *id,
+    const struct flow_limits *limits, struct flow *f)
+{
+	unsigned char kb[STORE_KEY_MAX];
+	struct proto_error e;
+	msgpack_unpacked res;
+	const msgpack_object *ops;
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint64_t ver, uver;
+	int rc;
+
+	if (flow_version(f) == UINT64_MAX)
+		return STORE_OK;
+	if ((rc = mdb_cursor_open(txn, s->history, &c)) != 0)
+		return store_fail(s, STORE_ERROR, "load %s: %s", id,
+		    mdb_strerror(rc));
+	k = hkey(kb, id, flow_version(f) + 1);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (!hkey_match(&k, id, &ver))
+			break;
+		if (ver != flow_version(f) + 1) {
+			rc = store_fail(s, STORE_CORRUPT,
+			    "history of %s: version %ju follows %ju", id,
+			    (uintmax_t)ver, (uintmax_t)flow_version(f));
+			goto out;
+		}
+		if (value_unpack(&v, PROTO_MAX_DEPTH, &res) != 0) {
+			rc = store_fail(s, STORE_CORRUPT,
+			    "history of %s at version %ju does not decode", id,
+			    (uintmax_t)ver);
+			goto out;
+		}
+		memset(&e, 0, sizeof(e));
+		ops = proto_map_get(&res.data, "ops");
+		if (proto_get_uint(proto_map_get(&res.data, "version"),
+		    &uver) != 0 || uver != ver || ops == NULL)
+			rc = store_fail(s, STORE_CORRUPT,
+			    "history of %s at version %ju is not an update",
+			    id, (uintmax_t)ver);
+		else if (flow_apply(f, ops, limits, &e) != 0)
+			rc = store_fail(s, STORE_CORRUPT,
+			    "history of %s at version %ju does not apply: %s",
+			    id, (uintmax_t)ver, e.message);
+		else
+			rc = STORE_OK;
+		msgpack_unpacked_destroy(&res);
+		if (rc != STORE_OK)
+			goto out;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		rc = store_fail(s, STORE_ERROR, "load %s: %s", id,
+		    mdb_strerror(rc));
+		goto out;
+	}
+	rc = STORE_OK;
+out:
+	mdb_cursor_close(c);
+	return rc;
+}
+
 int
 store_load(struct store *s, const char *id, const struct flow_limits *limits,
     struct flow **out)
@@ -677,7 +894,7 @@ store_load(struct store *s, const char *id, const struct flow_limits *limits,
 	MDB_txn *txn;
 	MDB_val k, v, mv;
 	struct flow *f = NULL;
-	uint64_t mver = 0;
+	uint64_t mver = 0, msnap = 0;
 	double mat;
 	bool has_meta;
 	int rc;
@@ -692,60 +909,88 @@ store_load(struct store *s, const char *id, const struct flow_limits *limits,
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		goto lmdb_fail;
 	has_meta = rc == 0;
-	if (has_meta && meta_decode(&mv, &mver, &mat) != 0) {
+	if (has_meta && meta_decode(&mv, &mver, &mat, &msnap) != 0) {
 		rc = store_fail(s, STORE_CORRUPT, "meta of %s does not decode",
 		    id);
 		goto out;
 	}
 	rc = mdb_get(txn, s->snapshots, &k, &v);
 	if (rc == MDB_NOTFOUND) {
-		if (has_meta) {
+		if (has_meta && msnap != 0) {
 			rc = store_fail(s, STORE_CORRUPT,
-			    "meta of %s at version %ju but no snapshot", id,
-			    (uintmax_t)mver);
+			    "meta of %s names a snapshot at version %ju but "
+			    "there is none", id, (uintmax_t)msnap);
 			goto out;
 		}
-		mdb_txn_abort(txn);
-		if ((f = flow_create(id, strlen(id))) == NULL)
-			return store_fail(s, STORE_ERROR, "out of memory");
-		*out = f;
-		return STORE_OK;
-	}
-	if (rc != 0)
+		/* no snapshot: the empty flow at version 0 */
+		if ((f = flow_create(id, strlen(id))) == NULL) {
+			rc = store_fail(s, STORE_ERROR, "out of memory");
+			goto out;
+		}
+		if (!has_meta) {
+			/* nothing committed (history is not looked at) */
+			mdb_txn_abort(txn);
+			hint_set(s, id, 0);
+			*out = f;
+			return STORE_OK;
+		}
+	} else if (rc != 0)
 		goto lmdb_fail;
-	if (value_unpack(&v, PROTO_MAX_DEPTH, &res) != 0) {
-		rc = store_fail(s, STORE_CORRUPT,
-		    "snapshot of %s (%zu bytes) is not one msgpack object", id,
-		    v.mv_size);
-		goto out;
+	else {
+		if (value_unpack(&v, PROTO_MAX_DEPTH, &res) != 0) {
+			rc = store_fail(s, STORE_CORRUPT,
+			    "snapshot of %s (%zu bytes) is not one msgpack "
+			    "object", id, v.mv_size);
+			goto out;
+		}
+		memset(&e, 0, sizeof(e));
+		rc = flow_unpack(&res.data, limits, &f, &e);
+		msgpack_unpacked_destroy(&res);
+		if (rc != 0) {
+			f = NULL;
+			rc = store_fail(s, STORE_CORRUPT, "snapshot of %s: %s",
+			    id, e.message);
+			goto out;
+		}
+		if (strcmp(flow_id(f), id) != 0) {
+			rc = store_fail(s, STORE_CORRUPT,
+			    "snapshot of %s carries the id %s", id,
+			    flow_id(f));
+			goto out;
+		}
+		if (!has_meta) {
+			/* a snapshot alone: taken as it is */
+			mdb_txn_abort(txn);
+			hint_set(s, id, flow_version(f));
+			*out = f;
+			return STORE_OK;
+		}
+		if (flow_version(f) != msnap) {
+			rc = store_fail(s, STORE_CORRUPT,
+			    "snapshot of %s at version %ju, meta names %ju",
+			    id, (uintmax_t)flow_version(f), (uintmax_t)msnap);
+			goto out;
+		}
 	}
-	memset(&e, 0, sizeof(e));
-	rc = flow_unpack(&res.data, limits, &f, &e);
-	msgpack_unpacked_destroy(&res);
-	if (rc != 0) {
-		rc = store_fail(s, STORE_CORRUPT, "snapshot of %s: %s", id,
-		    e.message);
+	/* the updates after the snapshot, up to meta's version */
+	if ((rc = history_replay(s, txn, id, limits, f)) != STORE_OK)
 		goto out;
-	}
-	if (strcmp(flow_id(f), id) != 0) {
+	if (flow_version(f) != mver) {
 		rc = store_fail(s, STORE_CORRUPT,
-		    "snapshot of %s carries the id %s", id, flow_id(f));
-		flow_destroy(f);
-		goto out;
-	}
-	if (has_meta && flow_version(f) != mver) {
-		rc = store_fail(s, STORE_CORRUPT,
-		    "snapshot of %s at version %ju, meta at %ju", id,
-		    (uintmax_t)flow_version(f), (uintmax_t)mver);
-		flow_destroy(f);
+		    "%s restored to version %ju (snapshot %ju), meta at %ju",
+		    id, (uintmax_t)flow_version(f), (uintmax_t)msnap,
+		    (uintmax_t)mver);
 		goto out;
 	}
 	mdb_txn_abort(txn);
+	hint_set(s, id, msnap);
 	*out = f;
 	return STORE_OK;
 lmdb_fail:
 	rc = store_fail(s, STORE_ERROR, "load %s: %s", id, mdb_strerror(rc));
 out:
+	if (f != NULL)
+		flow_destroy(f);
 	mdb_txn_abort(txn);
 	return rc;
 }
@@ -768,7 +1013,7 @@ store_meta(struct store *s, const char *id, bool *found, uint64_t *version,
 	k = skey(id);
 	rc = mdb_get(txn, s->meta, &k, &v);
 	if (rc == 0) {
-		if (meta_decode(&v, version, updated_at) != 0)
+		if (meta_decode(&v, version, updated_at, NULL) != 0)
 			rc = store_fail(s, STORE_CORRUPT,
 			    "meta of %s does not decode", id);
 		else
@@ -798,7 +1043,7 @@ store_history(struct store *s, const char *id, uint64_t since,
 	MDB_cursor *c = NULL;
 	MDB_txn *txn;
 	size_t n = 0, cap = 0, first, total;
-	uint64_t ver, oldest;
+	uint64_t ver, oldest, floor;
 	double at;
 	int rc;
 
@@ -810,7 +1055,7 @@ store_history(struct store *s, const char *id, uint64_t since,
 	k = skey(id);
 	rc = mdb_get(txn, s->meta, &k, &v);
 	if (rc == 0) {
-		if (meta_decode(&v, &out->version, &at) != 0) {
+		if (meta_decode(&v, &out->version, &at, NULL) != 0) {
 			rc = store_fail(s, STORE_CORRUPT,
 			    "meta of %s does not decode", id);
 			goto out;
@@ -826,8 +1071,14 @@ store_history(struct store *s, const char *id, uint64_t since,
 	if ((rc = mdb_cursor_open(txn, s->history, &c)) != 0)
 		goto lmdb_fail;
 
-	/* The oldest retained version decides whether since is reachable. */
-	k = hkey(kb, id, 0);
+	/*
+	 * Only the last history_length versions are answered: the store may
+	 * keep older entries that restore still needs (since the snapshot).
+	 * The oldest answerable version decides whether since is reachable.
+	 */
+	floor = out->version > s->history_length ?
+	    out->version - s->history_length : 0;
+	k = hkey(kb, id, floor + 1);
 	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 	if (rc == 0 && hkey_match(&k, id, &ver))
 		oldest = ver;
@@ -837,7 +1088,7 @@ store_history(struct store *s, const char *id, uint64_t since,
 		goto lmdb_fail;
 	out->complete = since + 1 >= oldest;
 
-	k = hkey(kb, id, since + 1);
+	k = hkey(kb, id, since + 1 > oldest ? since + 1 : oldest);
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
 	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (!hkey_match(&k, id, &ver))
@@ -937,6 +1188,7 @@ store_delete(struct store *s, const char *id, bool *existed)
 	*existed = false;
 	if (!key_valid(id))
 		return store_fail(s, STORE_ERROR, "invalid flow id");
+	s->hint_ok = false;
 	rc = store_write(s, "delete", delete_txn, &a);
 	if (rc == STORE_OK)
 		*existed = a.existed;
@@ -978,7 +1230,7 @@ store_list(struct store *s, store_list_cb cb, void *arg)
 		/* skip what is not a flow id rather than fail the listing */
 		if (k.mv_size == 0 || k.mv_size > PROTO_FLOW_ID_MAX ||
 		    !proto_valid_flow_id(k.mv_data, k.mv_size) ||
-		    meta_decode(&v, &version, &at) != 0)
+		    meta_decode(&v, &version, &at, NULL) != 0)
 			continue;
 		memcpy(id, k.mv_data, k.mv_size);
 		id[k.mv_size] = '\0';

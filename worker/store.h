@@ -6,7 +6,14 @@
  *
  *   snapshots  flow id                         -> the flow document (flow_pack)
  *   history    flow id, NUL, be64 version      -> {"version","ops","origin"}
- *   meta       flow id                         -> {"version","updated_at"}
+ *   meta       flow id                         -> {"version","updated_at",
+ *                                                  "snapshot"}
+ *
+ * The snapshot is written every STORE_SNAPSHOT_EVERY versions, not at every
+ * apply; the flow at meta's version is the snapshot (version "snapshot",
+ * 0: none, an empty flow) with every history entry after it replayed.  So
+ * history always keeps the entries after the snapshot, even beyond
+ * history_length, which only bounds what store_history answers.
  *
  * The environment is opened with MDB_NOSYNC: a commit survives the death of
  * the process that made it, and durability against power loss is bought
@@ -51,6 +58,8 @@ struct flow_limits;
 #define STORE_MAP_SIZE_CAP	((uint64_t)64 << 30)	/* 64 GiB */
 #define STORE_MAX_READERS_DEFAULT 1126
 #define STORE_HISTORY_DEFAULT	1000
+/* A full snapshot at most every this many versions (store_commit_apply). */
+#define STORE_SNAPSHOT_EVERY	64
 
 enum store_status {
 	STORE_OK = 0,
@@ -89,10 +98,14 @@ size_t	store_map_size(const struct store *);
 
 /*
  * The stored flow, or a new empty one (version 0) when nothing is stored.
- * The snapshot is checked against the meta version and the flow id and
- * decoded with limits (the worker passes limits that a stored document
- * always fits, so a lowered configuration cannot make it unreadable).
- * STORE_CORRUPT when it does not decode.
+ * The snapshot (or an empty flow when meta names none) is decoded with
+ * limits and checked against the flow id and the snapshot version in meta,
+ * then the history entries after it are replayed in order with flow_apply
+ * under the same limits (the worker passes limits that a stored document
+ * always fits, so a lowered configuration cannot make it unreadable); the
+ * result must be at meta's version.  STORE_CORRUPT when the snapshot or an
+ * entry does not decode, an entry is missing (a gap) or does not apply, or
+ * the versions disagree.
  */
 int	store_load(struct store *, const char *flow_id,
 	    const struct flow_limits *, struct flow **out);
@@ -106,10 +119,14 @@ void	store_pack_update(msgpack_packer *, uint64_t version,
 	    const msgpack_object *ops, const char *origin, size_t originlen);
 
 /*
- * One write transaction for an applied change: the snapshot (flow_pack of
- * f), the update (bytes from store_pack_update, for flow_version(f)) added
- * to history, history of this flow with version <= version - history_length
- * trimmed, meta {"version", "updated_at": updated_at}.  Not synced.
+ * One write transaction for an applied change: the update (bytes from
+ * store_pack_update, for flow_version(f)) added to history; the snapshot
+ * (flow_pack of f) only when version is STORE_SNAPSHOT_EVERY past the
+ * stored one, or when the stored flow is not at version - 1 (then every
+ * history entry after version is dropped); history of this flow with
+ * version <= min(version - history_length, snapshot version) trimmed;
+ * meta {"version", "updated_at": updated_at, "snapshot"}.  The cost does
+ * not depend on the size of f except at a snapshot.  Not synced.
  * STORE_FULL when the map could not grow enough, STORE_ERROR otherwise;
  * nothing is written on failure.
  */
@@ -120,7 +137,9 @@ int	store_commit_apply(struct store *, const struct flow *f,
 int	store_sync(struct store *);
 
 /*
- * Retained updates of a flow with version > since, oldest first, as raw
+ * Retained updates of a flow with version > since and within the last
+ * history_length versions (older stored entries are kept only for
+ * restore and never answered), oldest first, as raw
  * msgpack objects one after another in buf (count of them), read in one
  * read transaction.  version is the stored version (0 when none).
  * complete is false when retention does not reach back to since + 1, when
