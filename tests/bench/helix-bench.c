@@ -142,8 +142,10 @@ spawn_daemon(const char *helixd, const char *dir, const char *sync,
 	if ((pid = fork()) == 0) {
 		if ((fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600)) != -1)
 			dup2(fd, 2);
+		/* Room for a flow that grows for the whole run. */
 		execl(helixd, helixd, "--config", "", "--socket", sock,
 		    "--state-dir", state, "--sync", sync, "--log-level", "warn",
+		    "--max-nodes", "10000000", "--max-flow-bytes", "1G",
 		    (char *)NULL);
 		_exit(127);
 	}

@@ -319,7 +319,7 @@ exec "$REAL_HELIXCTL" "$@"
 EOF
 chmod +x "$tmp/liar"
 hx_run "chaos, a lost apply: status 1" 1 env HELIXCTL="$tmp/liar" \
-    REAL_HELIXCTL="$HELIXCTL" sh "$EXAMPLES/chaos.sh" -s "$sock" -k 0 liar 1
+    REAL_HELIXCTL="$HELIXCTL" sh "$EXAMPLES/chaos.sh" -s "$sock" -k 0 liar 3
 hx_has -E "chaos, a lost apply: names the node" "^  chaos-[0-9]*-1-3$"
 hx_has -E "chaos, a lost apply: missing" "^chaos: FAILED: acknowledged nodes missing from liar \(1\)"
 hx_has -E "chaos, a lost apply: the version" "^chaos: FAILED: liar is at version [0-9]*, want"
