@@ -26,15 +26,6 @@ static void	client_event_cb(struct bufferevent *, short, void *);
 static int	client_process(struct client *);
 static void	client_check_done(struct client *);
 
-const char *
-client_name(struct client *c)
-{
-	static char	buf[64];
-
-	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)c->id);
-	return buf;
-}
-
 static void
 anon_id(char *out, size_t len)
 {

@@ -63,7 +63,7 @@ enum call_state {
 	CALL_QUEUED,		/* waiting for the worker to be ready */
 	CALL_SENT,		/* sent to the worker, answer pending */
 	CALL_LOCAL,		/* answered by the master, held for ordering */
-	CALL_ABANDONED,		/* client answered (timeout); drop the reply */
+	CALL_ABANDONED,		/* sent, client answered (timeout); drop the reply */
 };
 
 typedef void (*call_done_fn)(struct call *, const msgpack_object *err,
@@ -79,7 +79,6 @@ struct call {
 	uint32_t		 msgid;		/* the client's */
 	bool			 want_reply;	/* false for client notifications */
 	uint32_t		 seq;		/* ours, on the worker channel */
-	bool			 sent;		/* written to the worker */
 	bool			 last;		/* the worker exits after it */
 	uint64_t		 committed;	/* apply: its w.update was seen */
 	uint64_t		 sent_us;
@@ -254,7 +253,6 @@ void	 client_reply_error(struct client *, uint32_t msgid,
 	    const struct proto_error *);
 void	 client_reply_packed(struct client *, const msgpack_sbuffer *);
 void	 client_tick(void);
-const char *client_name(struct client *);
 
 /* rpc.c */
 #define RPC_ADMIN	0x1	/* peer must be our uid or root */

@@ -102,6 +102,13 @@ call_free(struct call *k)
 	free(k);
 }
 
+/* Written to the worker, which still owes the answer. */
+static bool
+call_sent(const struct call *k)
+{
+	return k->state == CALL_SENT || k->state == CALL_ABANDONED;
+}
+
 static void
 session_unlink_call(struct session *s, struct call *k)
 {
@@ -159,7 +166,7 @@ call_deadline(evutil_socket_t fd, short ev, void *arg)
 		k->on_timeout(k);
 	else
 		call_fail(k, &e);
-	if (k->sent) {
+	if (call_sent(k)) {
 		/* The worker will still answer: keep the slot, drop the reply. */
 		k->state = CALL_ABANDONED;
 		if (k->c != NULL) {
@@ -322,7 +329,6 @@ session_send_queued(struct session *s)
 			continue;
 		bufferevent_write_buffer(s->bev, k->out);
 		k->state = CALL_SENT;
-		k->sent = true;
 		k->sent_us = now_us();
 		if (k->last) {
 			s->last_sent = true;
@@ -451,7 +457,7 @@ session_head_sent(struct session *s)
 	struct call *k;
 
 	TAILQ_FOREACH(k, &s->calls, entry) {
-		if (k->sent)
+		if (call_sent(k))
 			return k;
 		if (k->state == CALL_QUEUED)
 			return NULL;
@@ -876,7 +882,7 @@ session_fail_calls(struct session *s, bool sent_only,
 			call_free(k);
 			continue;
 		}
-		if (k->sent && k->committed != 0 && k->state != CALL_ABANDONED) {
+		if (k->state == CALL_SENT && k->committed != 0) {
 			/*
 			 * Its update was committed and fanned out to everyone
 			 * else before the worker died: the reply is the only way
@@ -886,7 +892,7 @@ session_fail_calls(struct session *s, bool sent_only,
 			call_reply_version(k, k->committed);
 			continue;
 		}
-		if (k->sent) {
+		if (call_sent(k)) {
 			if (k->state != CALL_ABANDONED)
 				call_fail(k, &crashed);
 		} else if (sent_only) {
